@@ -1,0 +1,221 @@
+"""One validated settings object built from a TOML file plus the environment.
+
+A wrong or missing value raises `ConfigError` naming the key, the file and what is allowed, so the command
+line can print one clear sentence instead of a traceback.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+DEFAULT_CONFIG_PATH = Path("config.toml")
+DEFAULT_API_BASE_URL = "https://discord.com/api/v10"
+DEFAULT_GATEWAY_URL = "wss://gateway.discord.gg/"
+DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///studybot.db"
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+
+
+class ConfigError(Exception):
+    """A configuration value is missing or wrong; the message says which key, where, and what is allowed."""
+
+    def __init__(self, source: str, key: str, problem: str) -> None:
+        self.source = source
+        self.key = key
+        self.problem = problem
+        super().__init__(f"{source}: `{key}` {problem}")
+
+
+@dataclass(frozen=True, slots=True)
+class StudyConfig:
+    guild_id: int
+    definition: Path | None
+    reminder_channel_id: int | None
+    ping_role_id: int | None
+    admin_role_id: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    token: str
+    api_base_url: str = DEFAULT_API_BASE_URL
+    gateway_url: str = DEFAULT_GATEWAY_URL
+    database_url: str = DEFAULT_DATABASE_URL
+    log_level: str = "INFO"
+    studies: tuple[StudyConfig, ...] = ()
+    source: str = "<defaults>"
+    base_dir: Path = field(default_factory=Path.cwd)
+
+
+_ALLOWED = {
+    "": {"discord", "database", "study", "logging"},
+    "discord": {"token", "api_base_url", "gateway_url"},
+    "database": {"url"},
+    "logging": {"level"},
+    "study": {"guild_id", "definition", "reminder_channel_id", "ping_role_id", "admin_role_id"},
+}
+
+
+def load_settings(
+    path: Path | None = None, *, environ: Mapping[str, str] | None = None, require_token: bool = True
+) -> Settings:
+    """Read `path` (default ./config.toml), apply the environment (`DISCORD_TOKEN`, `STUDYBOT_DATABASE_URL`)."""
+    env = os.environ if environ is None else environ
+    path = path or DEFAULT_CONFIG_PATH
+    source = str(path)
+    if not path.exists():
+        raise ConfigError(
+            source, "(file)", "does not exist: copy config.example.toml to config.toml and fill it in"
+        )
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(source, "(file)", f"is not valid TOML: {exc}") from exc
+    return settings_from_mapping(raw, source=source, base_dir=path.resolve().parent, environ=env,
+                                 require_token=require_token)
+
+
+def settings_from_mapping(
+    raw: Mapping[str, Any],
+    *,
+    source: str,
+    base_dir: Path,
+    environ: Mapping[str, str],
+    require_token: bool = True,
+) -> Settings:
+    _check_keys(raw, "", source)
+    discord = _table(raw, "discord", source)
+    database = _table(raw, "database", source)
+    logging_ = _table(raw, "logging", source)
+    _check_keys(discord, "discord", source)
+    _check_keys(database, "database", source)
+    _check_keys(logging_, "logging", source)
+
+    token = environ.get("DISCORD_TOKEN") or _string(discord, "discord.token", source, default="")
+    if require_token and not token:
+        raise ConfigError(
+            source,
+            "discord.token",
+            "is empty: set DISCORD_TOKEN or discord.token to your bot's token "
+            "(Discord Developer Portal → your application → Bot → Reset Token), "
+            "or try the bot offline first with `studybot console`",
+        )
+    api_base_url = _url(discord, "discord.api_base_url", source, DEFAULT_API_BASE_URL, ("http", "https"))
+    gateway_url = _url(discord, "discord.gateway_url", source, DEFAULT_GATEWAY_URL, ("ws", "wss"))
+    db_url = environ.get("STUDYBOT_DATABASE_URL") or _string(
+        database, "database.url", source, default=DEFAULT_DATABASE_URL
+    )
+    if not (db_url.startswith("sqlite+aiosqlite://") or db_url.startswith("postgresql+asyncpg://")):
+        raise ConfigError(
+            source,
+            "database.url",
+            f"is {db_url!r}: allowed are sqlite+aiosqlite:///PATH or postgresql+asyncpg://USER:PASS@HOST/DB",
+        )
+    level = _string(logging_, "logging.level", source, default="INFO").upper()
+    if level not in LOG_LEVELS:
+        raise ConfigError(source, "logging.level", f"is {level!r}: allowed are {', '.join(LOG_LEVELS)}")
+
+    studies_raw = raw.get("study", [])
+    if not isinstance(studies_raw, list):
+        raise ConfigError(source, "study", "must be an array of tables ([[study]])")
+    studies: list[StudyConfig] = []
+    seen: set[int] = set()
+    for index, item in enumerate(studies_raw):
+        key = f"study[{index}]"
+        if not isinstance(item, dict):
+            raise ConfigError(source, key, "must be a table")
+        _check_keys(item, "study", source, shown=key)
+        guild_id = _snowflake(item, f"{key}.guild_id", "guild_id", source, required=True)
+        assert guild_id is not None
+        if guild_id in seen:
+            raise ConfigError(source, f"{key}.guild_id", f"repeats guild {guild_id}: one [[study]] per server")
+        seen.add(guild_id)
+        definition_raw = item.get("definition", "")
+        if not isinstance(definition_raw, str):
+            raise ConfigError(source, f"{key}.definition", "must be a path string")
+        definition = None
+        if definition_raw:
+            definition = Path(definition_raw)
+            if not definition.is_absolute():
+                definition = base_dir / definition
+            if not definition.exists():
+                raise ConfigError(source, f"{key}.definition", f"names {definition}, which does not exist")
+        studies.append(
+            StudyConfig(
+                guild_id=guild_id,
+                definition=definition,
+                reminder_channel_id=_snowflake(item, f"{key}.reminder_channel_id", "reminder_channel_id", source),
+                ping_role_id=_snowflake(item, f"{key}.ping_role_id", "ping_role_id", source),
+                admin_role_id=_snowflake(item, f"{key}.admin_role_id", "admin_role_id", source),
+            )
+        )
+    return Settings(
+        token=token,
+        api_base_url=api_base_url.rstrip("/"),
+        gateway_url=gateway_url,
+        database_url=_resolve_sqlite_path(db_url, base_dir),
+        log_level=level,
+        studies=tuple(studies),
+        source=source,
+        base_dir=base_dir,
+    )
+
+
+def _resolve_sqlite_path(url: str, base_dir: Path) -> str:
+    """Relative SQLite paths are taken relative to the config file, not the working directory."""
+    prefix = "sqlite+aiosqlite:///"
+    if url.startswith(prefix):
+        rest = url[len(prefix):]
+        if rest and not rest.startswith("/") and rest != ":memory:":
+            return prefix + str(base_dir / rest)
+    return url
+
+
+def _table(raw: Mapping[str, Any], name: str, source: str) -> Mapping[str, Any]:
+    value = raw.get(name, {})
+    if not isinstance(value, dict):
+        raise ConfigError(source, name, f"must be a table ([{name}])")
+    return value
+
+
+def _check_keys(table: Mapping[str, Any], name: str, source: str, shown: str | None = None) -> None:
+    allowed = _ALLOWED[name]
+    for key in table:
+        if key not in allowed:
+            where = f"{shown or name}.{key}" if (shown or name) else key
+            raise ConfigError(source, where, f"is not a known key; allowed here: {', '.join(sorted(allowed))}")
+
+
+def _string(table: Mapping[str, Any], key: str, source: str, *, default: str) -> str:
+    value = table.get(key.rsplit(".", 1)[-1], default)
+    if not isinstance(value, str):
+        raise ConfigError(source, key, f"must be a string, not {type(value).__name__}")
+    return value
+
+
+def _url(table: Mapping[str, Any], key: str, source: str, default: str, schemes: tuple[str, ...]) -> str:
+    value = _string(table, key, source, default=default)
+    parsed = urlparse(value)
+    if parsed.scheme not in schemes or not parsed.netloc:
+        raise ConfigError(source, key, f"is {value!r}: must be a {' or '.join(schemes)} URL with a host")
+    return value
+
+
+def _snowflake(table: Mapping[str, Any], key: str, name: str, source: str, *, required: bool = False) -> int | None:
+    value = table.get(name, 0)
+    if isinstance(value, str) and value.isdigit():
+        value = int(value)
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0 or value >= 2**64:
+        raise ConfigError(source, key, "must be a Discord id (a positive whole number; 0 means unset)")
+    if value == 0:
+        if required:
+            raise ConfigError(
+                source, key, "is missing: right-click the server in Discord (Developer Mode on) → Copy Server ID"
+            )
+        return None
+    return value

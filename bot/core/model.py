@@ -1,0 +1,125 @@
+"""Plain domain objects shared by the pure core, the renderers and the services.
+
+They carry no database or Discord state, so the core can be tested with nothing but values.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from enum import StrEnum
+
+
+class MaterialKind(StrEnum):
+    """What a learning material is; decides its icon and how `/materials` groups it."""
+
+    TUTORIAL = "tutorial"
+    VIDEO = "video"
+    COURSE = "course"
+    REPO = "repo"
+    SLIDES = "slides"
+    BOOK = "book"
+    ARTICLE = "article"
+    NOTEBOOK = "notebook"
+    LINK = "link"
+
+
+class MemberRole(StrEnum):
+    LEADER = "leader"
+    MEMBER = "member"
+
+
+@dataclass(frozen=True, slots=True)
+class Recurrence:
+    """The regular weekly slot of a study: which weekday, when, how long, in which timezone."""
+
+    weekday: int  # 0 = Monday … 6 = Sunday
+    start_time: time
+    duration: timedelta
+    timezone: str
+    first_date: date
+
+
+@dataclass(frozen=True, slots=True)
+class SessionChange:
+    """An exception to the regular slot on `original_date`: cancelled, or moved to `moved_to` (aware)."""
+
+    original_date: date
+    cancelled: bool
+    moved_to: datetime | None = None
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Material:
+    title: str
+    url: str
+    kind: MaterialKind = MaterialKind.LINK
+    title_en: str = ""
+    position: int = 0
+    id: int = 0
+
+    def title_for(self, locale: str) -> str:
+        return self.title_en if locale.startswith("en") and self.title_en else self.title
+
+
+@dataclass(frozen=True, slots=True)
+class Week:
+    number: int
+    title: str
+    title_en: str = ""
+    notes: str = ""
+    materials: tuple[Material, ...] = ()
+
+    def title_for(self, locale: str) -> str:
+        return self.title_en if locale.startswith("en") and self.title_en else self.title
+
+
+@dataclass(frozen=True, slots=True)
+class Member:
+    name: str
+    role: MemberRole = MemberRole.MEMBER
+    discord_user_id: int | None = None
+    github: str = ""
+    blog: str = ""
+    active: bool = True
+    id: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Place:
+    name: str
+    url: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class StudySnapshot:
+    """Everything the read-only commands need about one study, loaded once and refreshed after writes."""
+
+    id: int
+    guild_id: int
+    name: str
+    locale: str
+    recurrence: Recurrence
+    place: Place
+    reminder_channel_id: int | None
+    ping_role_id: int | None
+    admin_role_id: int | None
+    reminder_offsets: tuple[timedelta, ...]
+    paused: bool
+    members: tuple[Member, ...] = ()
+    weeks: tuple[Week, ...] = ()
+    resources: tuple[Material, ...] = ()
+    changes: tuple[SessionChange, ...] = ()
+    created_at: datetime | None = None
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def week_count(self) -> int:
+        return len(self.weeks)
+
+    def week(self, number: int) -> Week | None:
+        for week in self.weeks:
+            if week.number == number:
+                return week
+        return None

@@ -1,0 +1,33 @@
+"""Run Alembic from inside the bot: on the bot's own engine, in its running event loop."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def alembic_config(url: str | None = None) -> Config:
+    """The project's Alembic config, usable from any working directory."""
+    cfg = Config(str(ROOT / "alembic.ini"))
+    cfg.set_main_option("script_location", str(ROOT / "migrations"))
+    if url:
+        cfg.set_main_option("sqlalchemy.url", url)
+    return cfg
+
+
+async def upgrade_to_head(engine: AsyncEngine) -> None:
+    """`alembic upgrade head` on `engine`, sharing its connection (command.upgrade would call asyncio.run)."""
+
+    def _run(connection: Connection) -> None:
+        cfg = alembic_config()
+        cfg.attributes["connection"] = connection
+        command.upgrade(cfg, "head")
+
+    async with engine.begin() as connection:
+        await connection.run_sync(_run)
