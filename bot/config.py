@@ -69,15 +69,14 @@ def load_settings(
     path = path or DEFAULT_CONFIG_PATH
     source = str(path)
     if not path.exists():
-        raise ConfigError(
-            source, "(file)", "does not exist: copy config.example.toml to config.toml and fill it in"
-        )
+        raise ConfigError(source, "(file)", "does not exist: copy config.example.toml to config.toml and fill it in")
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(source, "(file)", f"is not valid TOML: {exc}") from exc
-    return settings_from_mapping(raw, source=source, base_dir=path.resolve().parent, environ=env,
-                                 require_token=require_token)
+    return settings_from_mapping(
+        raw, source=source, base_dir=path.resolve().parent, environ=env, require_token=require_token
+    )
 
 
 def settings_from_mapping(
@@ -170,7 +169,7 @@ def _resolve_sqlite_path(url: str, base_dir: Path) -> str:
     """Relative SQLite paths are taken relative to the config file, not the working directory."""
     prefix = "sqlite+aiosqlite:///"
     if url.startswith(prefix):
-        rest = url[len(prefix):]
+        rest = url[len(prefix) :]
         if rest and not rest.startswith("/") and rest != ":memory:":
             return prefix + str(base_dir / rest)
     return url

@@ -75,17 +75,15 @@ def build_schedule(rec: Recurrence, changes: Iterable[SessionChange], week_count
         change = by_date.get(day)
         start = slot_start(rec, day)
         if change is not None and change.cancelled:
-            sessions.append(
-                Session(day, start, start + rec.duration, None, cancelled=True, reason=change.reason)
-            )
+            sessions.append(Session(day, start, start + rec.duration, None, cancelled=True, reason=change.reason))
             continue
         moved = change is not None and change.moved_to is not None
         if change is not None and change.moved_to is not None:
+            _require_aware(change.moved_to)
             start = change.moved_to.astimezone(UTC)
         week += 1
-        sessions.append(
-            Session(day, start, start + rec.duration, week, moved=moved, reason=change.reason if change else "")
-        )
+        reason = change.reason if change else ""
+        sessions.append(Session(day, start, start + rec.duration, week, moved=moved, reason=reason))
         if week >= week_count:
             break
     return sessions
@@ -101,12 +99,10 @@ def current_index(schedule: Sequence[Session], now: datetime) -> int | None:
 
 
 def next_session(schedule: Sequence[Session], now: datetime) -> Session | None:
-    """The next session that is not cancelled and has not started yet."""
+    """The next session that is not cancelled and has not started yet (by start time: a move can reorder)."""
     _require_aware(now)
-    for session in schedule:
-        if not session.cancelled and session.start > now:
-            return session
-    return None
+    candidates = [s for s in schedule if not s.cancelled and s.start > now]
+    return min(candidates, key=lambda s: s.start, default=None)
 
 
 def upcoming_or_ongoing(schedule: Sequence[Session], now: datetime, *, after: int = 0) -> Session | None:
@@ -134,7 +130,7 @@ def session_on(schedule: Sequence[Session], day: date) -> Session | None:
 
 def upcoming_sessions(schedule: Sequence[Session], now: datetime, count: int) -> list[Session]:
     """The next `count` non-cancelled sessions that have not ended."""
-    found = [s for s in schedule if not s.cancelled and s.end > now]
+    found = sorted((s for s in schedule if not s.cancelled and s.end > now), key=lambda s: s.start)
     return found[:count]
 
 
@@ -144,4 +140,4 @@ def local(dt: datetime, timezone: str) -> datetime:
 
 def _require_aware(now: datetime) -> None:
     if now.tzinfo is None or now.utcoffset() is None:
-        raise ValueError("now must be timezone-aware")
+        raise ValueError("datetimes must be timezone-aware")

@@ -59,9 +59,7 @@ def upgrade() -> None:
         sa.Column("before", sa.Text(), nullable=False),
         sa.Column("after", sa.Text(), nullable=False),
         sa.Column("created_at", sa.DateTime(), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["study_id"], ["study.id"], name=op.f("fk_audit_study_id_study"), ondelete="CASCADE"
-        ),
+        sa.ForeignKeyConstraint(["study_id"], ["study.id"], name=op.f("fk_audit_study_id_study"), ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_audit")),
     )
     with op.batch_alter_table("audit", schema=None) as batch_op:
@@ -103,9 +101,7 @@ def upgrade() -> None:
             ["study_id"], ["study.id"], name=op.f("fk_delivery_study_id_study"), ondelete="CASCADE"
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_delivery")),
-        sa.UniqueConstraint(
-            "study_id", "occurrence", "kind", name=op.f("uq_delivery_study_id_occurrence_kind")
-        ),
+        sa.UniqueConstraint("study_id", "occurrence", "kind", name=op.f("uq_delivery_study_id_occurrence_kind")),
     )
     with op.batch_alter_table("delivery", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_delivery_study_id"), ["study_id"], unique=False)
@@ -121,9 +117,7 @@ def upgrade() -> None:
         sa.Column("blog", sa.String(length=500), nullable=False),
         sa.Column("active", sa.Boolean(), nullable=False),
         sa.Column("joined_on", sa.Date(), nullable=True),
-        sa.ForeignKeyConstraint(
-            ["study_id"], ["study.id"], name=op.f("fk_member_study_id_study"), ondelete="CASCADE"
-        ),
+        sa.ForeignKeyConstraint(["study_id"], ["study.id"], name=op.f("fk_member_study_id_study"), ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_member")),
         sa.UniqueConstraint("study_id", "discord_user_id", name=op.f("uq_member_study_id_discord_user_id")),
         sa.UniqueConstraint("study_id", "name", name=op.f("uq_member_study_id_name")),
@@ -142,9 +136,7 @@ def upgrade() -> None:
             ["study_id"], ["study.id"], name=op.f("fk_scheduled_event_study_id_study"), ondelete="CASCADE"
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_scheduled_event")),
-        sa.UniqueConstraint(
-            "study_id", "original_date", name=op.f("uq_scheduled_event_study_id_original_date")
-        ),
+        sa.UniqueConstraint("study_id", "original_date", name=op.f("uq_scheduled_event_study_id_original_date")),
     )
     with op.batch_alter_table("scheduled_event", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_scheduled_event_study_id"), ["study_id"], unique=False)
@@ -162,9 +154,7 @@ def upgrade() -> None:
             ["study_id"], ["study.id"], name=op.f("fk_session_change_study_id_study"), ondelete="CASCADE"
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_session_change")),
-        sa.UniqueConstraint(
-            "study_id", "original_date", name=op.f("uq_session_change_study_id_original_date")
-        ),
+        sa.UniqueConstraint("study_id", "original_date", name=op.f("uq_session_change_study_id_original_date")),
     )
     with op.batch_alter_table("session_change", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_session_change_study_id"), ["study_id"], unique=False)

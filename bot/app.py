@@ -1,0 +1,145 @@
+"""The Discord client: loads the feature extensions, owns the error handler, syncs commands when changed.
+
+Resources (engine, session factory, services, clock, reminder runner) are built once by `bot.runtime`
+and handed in; the bot itself only wires them to Discord.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import secrets
+from typing import TYPE_CHECKING, Any
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.errors import UserError
+from bot.exts._glue import NO_PINGS, lang
+from bot.i18n import t
+from bot.i18n.translator import CatalogueTranslator
+
+if TYPE_CHECKING:
+    from bot.clock import Clock
+    from bot.events_sync import EventSync
+    from bot.reminders import ReminderRunner
+    from bot.runtime import ServiceSet
+    from bot.services.directory import StudyDirectory
+
+log = logging.getLogger(__name__)
+
+EXTENSIONS = (
+    "bot.exts.week",
+    "bot.exts.materials",
+    "bot.exts.roster",
+    "bot.exts.calendar",
+    "bot.exts.admin",
+)
+COMMAND_HASH_KEY = "command_tree_hash"
+
+
+class StudyBot(commands.Bot):
+    def __init__(
+        self,
+        *,
+        services: ServiceSet,
+        directory: StudyDirectory,
+        clock: Clock,
+        force_sync: bool = False,
+    ) -> None:
+        intents = discord.Intents.none()
+        intents.guilds = True  # channels, roles and scheduled events arrive with GUILD_CREATE
+        super().__init__(
+            command_prefix=commands.when_mentioned,
+            intents=intents,
+            # Nobody can be pinged unless a send widens this on purpose (a reminder's role).
+            allowed_mentions=NO_PINGS,
+            help_command=None,
+        )
+        self.services = services
+        self.directory = directory
+        self.clock = clock
+        # Set by bot.runtime right after construction (they need the bot to post through).
+        self.reminders: ReminderRunner
+        self.events: EventSync
+        self.force_sync = force_sync
+        self.synced: bool | None = None
+        self.tree.on_error = self.on_app_command_error  # type: ignore[method-assign]
+
+    async def setup_hook(self) -> None:
+        await self.tree.set_translator(CatalogueTranslator())
+        for name in EXTENSIONS:
+            await self.load_extension(name)
+        await self.sync_commands_if_changed(force=self.force_sync)
+
+    async def on_ready(self) -> None:
+        log.info("connected as %s to %d servers", self.user, len(self.guilds))
+        await self.reminders.start()
+        await self.events.sync_all()
+
+    # --- command sync -----------------------------------------------------------------------------
+    async def command_payload(self) -> list[dict[str, Any]]:
+        translator = self.tree.translator
+        commands_ = self.tree.get_commands()
+        if translator is None:
+            return [c.to_dict(self.tree) for c in commands_]
+        return [await c.get_translated_payload(self.tree, translator) for c in commands_]
+
+    async def command_hash(self) -> str:
+        payload = await self.command_payload()
+        text = json.dumps(sorted(payload, key=lambda c: str(c.get("name"))), sort_keys=True, ensure_ascii=False)
+        return hashlib.sha256(text.encode()).hexdigest()
+
+    async def sync_commands_if_changed(self, *, force: bool = False) -> bool:
+        """Sync global commands when the tree differs from the last sync (hash kept in the DB)."""
+        current = await self.command_hash()
+        stored = await self.services.state.get(COMMAND_HASH_KEY)
+        if not force and stored == current:
+            self.synced = False
+            log.info("slash commands unchanged since the last sync; not syncing")
+            return False
+        await self.tree.sync()
+        await self.services.state.put(COMMAND_HASH_KEY, current)
+        self.synced = True
+        log.info("slash commands synced")
+        return True
+
+    # --- errors -----------------------------------------------------------------------------------
+    async def on_app_command_error(
+        self, interaction: discord.Interaction[StudyBot], error: app_commands.AppCommandError
+    ) -> None:
+        """User errors → their message; anything else → logged with context, and an apology with an id."""
+        original: BaseException = error
+        if isinstance(error, app_commands.CommandInvokeError):
+            original = error.original
+        language = lang(interaction)
+        if isinstance(original, UserError):
+            text = "⚠️ " + t(language, original.key, **original.params)
+        elif isinstance(original, app_commands.NoPrivateMessage):
+            text = "⚠️ " + t(language, "error.guild_only")
+        elif isinstance(original, app_commands.TransformerError):
+            text = "⚠️ " + t(language, "error.bad_option", value=str(original.value)[:80])
+        elif isinstance(original, app_commands.CheckFailure):
+            text = "⚠️ " + t(language, "error.not_admin")
+        else:
+            error_id = secrets.token_hex(4)
+            command = interaction.command.qualified_name if interaction.command else "?"
+            log.error(
+                "error %s in /%s (guild %s, user %s, options %s)",
+                error_id,
+                command,
+                interaction.guild_id,
+                interaction.user.id,
+                interaction.data.get("options") if interaction.data else None,
+                exc_info=original,
+            )
+            text = "😵 " + t(language, "error.unexpected", id=error_id)
+        try:
+            if interaction.response.is_done():
+                await interaction.followup.send(text, ephemeral=True, allowed_mentions=NO_PINGS)
+            else:
+                await interaction.response.send_message(text, ephemeral=True, allowed_mentions=NO_PINGS)
+        except discord.HTTPException:
+            log.warning("could not deliver the error message for interaction %s", interaction.id)

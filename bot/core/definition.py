@@ -1,0 +1,689 @@
+"""Study definition files: a whole study (schedule, roster, curriculum) as one reviewable TOML file.
+
+A leader keeps the study in a file under version control and imports it with
+``studybot import FILE --guild ID``; ``studybot export`` writes one back. This module is the pure
+half of that: it turns TOML text into frozen values and back, and refuses anything it cannot
+store faithfully. It never touches Discord, the database or the clock, so every rule is tested
+with plain strings.
+
+Schema (every key is listed; a key not listed here is an error, so typos never pass silently)::
+
+    [study]
+    name = "죽되밥되 파이토치 스터디"     # 1-100 characters
+    description = "…"                 # optional, up to 1000 characters, may span lines
+    timezone = "Asia/Seoul"           # IANA zone name, exact spelling
+    locale = "ko"                     # ko | en
+    weekday = "thursday"              # monday…sunday, mon…sun, 월요일…일요일 or 월…일
+    start_time = "09:00"              # "HH:MM", 24-hour, local to `timezone`
+    duration_minutes = 60             # 1..1440
+    first_session = 2026-12-03        # a TOML date (unquoted) that falls on `weekday`
+    location_name = "Gather Town"     # 1-100 characters
+    location_url = "https://…"        # optional; http(s)
+    reminder_offsets = ["1d", "1h"]   # before the session: "1d", "2h", "45m", "1h30m" or an
+                                      # integer number of minutes; 1 minute..14 days, no duplicates,
+                                      # at most 5; [] = no reminders
+
+    [[member]]                        # any number, in roster order
+    name = "차수연"                    # unique
+    role = "leader"                   # leader | member (default member); at most one leader
+    discord_user_id = 0               # optional; 0 or absent = not linked yet; unique
+    github = ""                       # optional; empty or an http(s) URL
+    blog = ""                         # optional; empty or an http(s) URL
+    joined = 2026-12-03               # optional TOML date
+
+    [[resource]]                      # study-wide materials
+    title = "…"                       # 1-200 characters
+    title_en = "…"                    # optional, up to 200 characters
+    url = "https://…"                 # http(s) with a host
+    kind = "repo"                     # tutorial | video | course | repo | slides | book | article |
+                                      # notebook | link (default link)
+
+    [[week]]                          # numbered 1, 2, … N in file order, no gaps
+    number = 1
+    title = "…"                       # in the study's language
+    title_en = "…"                    # optional
+    notes = "…"                       # optional, up to 1000 characters, may span lines
+      [[week.material]]               # same keys as [[resource]]
+      title = "…"
+      url = "https://…"
+      kind = "tutorial"
+
+Errors name the offending key as a dotted path. Positions in arrays of tables count from 1, the way
+a reader counts ``[[week]]`` headers in the file, so ``week[3].material[2].url`` is the URL of the
+second ``[[week.material]]`` under the third ``[[week]]``.
+
+Decisions worth knowing:
+
+* ``weekday`` takes names only, never numbers: 0 means Monday to Python and Sunday to cron.
+* ``first_session`` must fall on ``weekday``. The scheduler would otherwise silently start on the next
+  matching day, and a leader who moves the first session to a Friday would never notice.
+* Text is stripped of surrounding whitespace; single-line fields refuse control characters (a newline
+  in a name breaks every embed it appears in).
+* ``dump_definition`` writes every key it needs and omits empty optional ones, so
+  ``parse_definition(dump_definition(d)) == d`` for every ``d`` that ``parse_definition`` can return.
+"""
+
+from __future__ import annotations
+
+import difflib
+import functools
+import re
+import tomllib
+import unicodedata
+import zoneinfo
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from pathlib import Path
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+import tomli_w
+
+from bot.core.model import MaterialKind, MemberRole, Recurrence
+
+__all__ = [
+    "DefinitionError",
+    "MaterialDefinition",
+    "MemberDefinition",
+    "StudyDefinition",
+    "WeekDefinition",
+    "dump_definition",
+    "format_offset",
+    "load_definition",
+    "parse_definition",
+    "parse_offset",
+]
+
+MAX_NAME = 100
+MAX_TITLE = 200
+MAX_TEXT = 1000
+MAX_URL = 2048
+MAX_DURATION_MINUTES = 24 * 60
+MAX_OFFSET_MINUTES = 14 * 24 * 60
+MAX_REMINDERS = 5
+# Discord snowflakes are stored as signed 64-bit integers.
+MAX_SNOWFLAKE = 2**63 - 1
+LOCALES = ("ko", "en")
+
+WEEKDAY_NAMES = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+_KO_WEEKDAYS = ("월", "화", "수", "목", "금", "토", "일")
+_WEEKDAY_ALIASES: dict[str, int] = {
+    alias: index
+    for index, (english, korean) in enumerate(zip(WEEKDAY_NAMES, _KO_WEEKDAYS, strict=True))
+    for alias in (english, english[:3], korean, korean + "요일")
+}
+
+_TIME_RE = re.compile(r"(\d{1,2}):(\d{2})")
+_OFFSET_RE = re.compile(r"(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?")
+
+_TOP_KEYS = ("study", "member", "resource", "week")
+_STUDY_KEYS = (
+    "name",
+    "description",
+    "timezone",
+    "locale",
+    "weekday",
+    "start_time",
+    "duration_minutes",
+    "first_session",
+    "location_name",
+    "location_url",
+    "reminder_offsets",
+)
+_STUDY_OPTIONAL = ("description", "location_url")
+_MEMBER_KEYS = ("name", "role", "discord_user_id", "github", "blog", "joined")
+_MATERIAL_KEYS = ("title", "title_en", "url", "kind")
+_WEEK_KEYS = ("number", "title", "title_en", "notes", "material")
+
+
+class DefinitionError(ValueError):
+    """A study definition that cannot be used, with where (`source`, `key`) and why (`message`).
+
+    `key` is a dotted path such as ``week[3].material[2].url``; it is empty only for TOML syntax
+    errors, whose message carries the line and column instead.
+    """
+
+    def __init__(self, source: str, key: str, message: str) -> None:
+        self.source = source
+        self.key = key
+        self.message = message
+        super().__init__(f"{source}: {key}: {message}" if key else f"{source}: {message}")
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.source, self.key, self.message))
+
+
+@dataclass(frozen=True, slots=True)
+class MaterialDefinition:
+    """A link to study from: a study-wide resource or one of a week's materials."""
+
+    title: str
+    title_en: str
+    url: str
+    kind: MaterialKind = MaterialKind.LINK
+
+
+@dataclass(frozen=True, slots=True)
+class MemberDefinition:
+    """A roster entry; the Discord account is linked later when the person runs a command."""
+
+    name: str
+    role: MemberRole = MemberRole.MEMBER
+    discord_user_id: int | None = None
+    github: str = ""
+    blog: str = ""
+    joined: date | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class WeekDefinition:
+    """Curriculum week `number`: the number-th session that is not cancelled."""
+
+    number: int
+    title: str
+    title_en: str = ""
+    notes: str = ""
+    materials: tuple[MaterialDefinition, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class StudyDefinition:
+    """A whole study as written in its definition file (see the module docstring for the schema)."""
+
+    name: str
+    description: str
+    timezone: str
+    locale: str
+    weekday: int  # 0 = Monday … 6 = Sunday
+    start_time: time
+    duration_minutes: int
+    first_session: date
+    location_name: str
+    location_url: str
+    reminder_offsets_minutes: tuple[int, ...]
+    members: tuple[MemberDefinition, ...] = ()
+    resources: tuple[MaterialDefinition, ...] = ()
+    weeks: tuple[WeekDefinition, ...] = ()
+
+    @property
+    def recurrence(self) -> Recurrence:
+        """The weekly slot in the form the schedule math takes."""
+        return Recurrence(
+            weekday=self.weekday,
+            start_time=self.start_time,
+            duration=timedelta(minutes=self.duration_minutes),
+            timezone=self.timezone,
+            first_date=self.first_session,
+        )
+
+
+# --------------------------------------------------------------------------------------------------
+# Reminder offsets
+
+
+def parse_offset(value: object) -> int:
+    """Minutes before a session for ``"1d"``, ``"2h"``, ``"45m"``, ``"1h30m"`` or an integer of minutes.
+
+    Raises ValueError (with an English message) for anything else or for values outside 1 minute..14 days.
+    """
+    if isinstance(value, bool):
+        raise ValueError(f'{value!r} is not a duration; write it like "1d", "2h", "45m" or "1h30m"')
+    if isinstance(value, int):
+        minutes = value
+    elif isinstance(value, str):
+        text = value.strip().lower().replace(" ", "")
+        match = _OFFSET_RE.fullmatch(text)
+        if not text or match is None:
+            raise ValueError(
+                f"{value!r} is not a duration; write days, hours and minutes in that order, "
+                'like "1d", "2h", "45m" or "1h30m", or an integer number of minutes'
+            )
+        days, hours, mins = (int(part) if part else 0 for part in match.groups())
+        minutes = days * 24 * 60 + hours * 60 + mins
+    else:
+        raise ValueError(f'{value!r} is not a duration; write a string like "1d" or "1h30m", or an integer of minutes')
+    if not 1 <= minutes <= MAX_OFFSET_MINUTES:
+        raise ValueError(f"{value!r} is {minutes} minutes; a reminder must be between 1 minute and 14 days")
+    return minutes
+
+
+def format_offset(minutes: int) -> str:
+    """The shortest ``XdYhZm`` spelling of `minutes` (1440 -> "1d", 90 -> "1h30m"), as parse_offset reads."""
+    if minutes < 1:
+        raise ValueError(f"a reminder offset must be at least 1 minute, got {minutes}")
+    days, rest = divmod(minutes, 24 * 60)
+    hours, mins = divmod(rest, 60)
+    return "".join(f"{n}{unit}" for n, unit in ((days, "d"), (hours, "h"), (mins, "m")) if n)
+
+
+# --------------------------------------------------------------------------------------------------
+# Parsing
+
+
+_T = TypeVar("_T")
+
+
+class _Reader:
+    """Walks the decoded TOML, turning each bad value into a DefinitionError that names its key."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+
+    def fail(self, key: str, message: str) -> DefinitionError:
+        return DefinitionError(self.source, key, message)
+
+    def table(self, raw: object, key: str, allowed: tuple[str, ...], how: str) -> Mapping[str, object]:
+        if not isinstance(raw, dict):
+            raise self.fail(key, f"must be a table ({how}), got {_describe(raw)}")
+        for name in raw:
+            if name not in allowed:
+                hint = difflib.get_close_matches(name, allowed, n=1)
+                did_you_mean = f" (did you mean {hint[0]!r}?)" if hint else ""
+                raise self.fail(
+                    _join(key, name),
+                    f"unknown key {name!r}{did_you_mean}; allowed keys here: {', '.join(allowed)}",
+                )
+        return raw
+
+    def tables(self, raw: object, key: str, header: str) -> list[object]:
+        if raw is None:
+            return []
+        if not isinstance(raw, list) or not all(isinstance(item, dict) for item in raw):
+            raise self.fail(key, f"must be an array of tables, written as repeated {header} sections")
+        return raw
+
+    def required(self, table: Mapping[str, object], key: str, name: str) -> object:
+        if name not in table:
+            raise self.fail(_join(key, name), "is required")
+        return table[name]
+
+    def text(
+        self,
+        raw: object,
+        key: str,
+        *,
+        limit: int,
+        required: bool,
+        multiline: bool = False,
+    ) -> str:
+        if not isinstance(raw, str):
+            raise self.fail(key, f"must be a string, got {_describe(raw)}")
+        value = raw.replace("\r\n", "\n").strip() if multiline else raw.strip()
+        if required and not value:
+            raise self.fail(key, "must not be empty")
+        if len(value) > limit:
+            raise self.fail(key, f"is {len(value)} characters long; at most {limit} are allowed")
+        allowed_controls = "\n\t" if multiline else ""
+        for char in value:
+            if unicodedata.category(char) == "Cc" and char not in allowed_controls:
+                where = "" if multiline else " (it must fit on one line)"
+                raise self.fail(key, f"contains the control character {char!r}{where}")
+        return value
+
+    def url(self, raw: object, key: str, *, required: bool) -> str:
+        value = self.text(raw, key, limit=MAX_URL, required=required)
+        if not value and not required:
+            return ""
+        if any(char.isspace() for char in value):
+            raise self.fail(key, f"{value!r} contains whitespace; encode spaces as %20")
+        try:
+            parts = urlsplit(value)
+            host = parts.hostname
+            _ = parts.port  # raises ValueError for a non-numeric or out-of-range port
+        except ValueError as exc:
+            raise self.fail(key, f"{value!r} is not a valid URL ({exc})") from None
+        if parts.scheme not in ("http", "https") or not host:
+            raise self.fail(key, f"{value!r} is not an http:// or https:// URL with a host")
+        return value
+
+    def integer(self, raw: object, key: str, low: int, high: int, what: str) -> int:
+        if isinstance(raw, bool) or not isinstance(raw, int):
+            raise self.fail(key, f"must be a whole number ({what}), got {_describe(raw)}")
+        if not low <= raw <= high:
+            raise self.fail(key, f"is {raw}; allowed: {low}..{high} ({what})")
+        return raw
+
+    def date(self, raw: object, key: str) -> date:
+        # datetime is a subclass of date: check it first so "2026-12-03T09:00" is refused, not truncated.
+        if isinstance(raw, datetime) or not isinstance(raw, date):
+            hint = " without quotes" if isinstance(raw, str) else ""
+            raise self.fail(key, f"must be a TOML date like 2026-12-03{hint}, got {_describe(raw)}")
+        return raw
+
+    def choice(self, raw: object, key: str, parse: Callable[[str], _T], allowed: str) -> _T:
+        if isinstance(raw, str):
+            try:
+                return parse(raw.strip().lower())
+            except (KeyError, ValueError):
+                pass
+        raise self.fail(key, f"{raw!r} is not allowed; use one of: {allowed}")
+
+
+def _join(key: str, name: str) -> str:
+    return f"{key}.{name}" if key else name
+
+
+def _describe(value: object) -> str:
+    kinds: dict[type, str] = {
+        bool: "a boolean",
+        int: "an integer",
+        float: "a number",
+        str: "a string",
+        list: "an array",
+        dict: "a table",
+        datetime: "a date-time",
+        date: "a date",
+        time: "a time",
+    }
+    return f"{kinds.get(type(value), type(value).__name__)} ({value!r})"
+
+
+@functools.cache
+def _known_zones() -> frozenset[str]:
+    return frozenset(zoneinfo.available_timezones())
+
+
+def _parse_timezone(reader: _Reader, raw: object, key: str) -> str:
+    value = reader.text(raw, key, limit=MAX_NAME, required=True)
+    zones = _known_zones()
+    if value not in zones:
+        same_but_case = [zone for zone in zones if zone.lower() == value.lower()]
+        hint = (
+            f"did you mean {same_but_case[0]!r}?"
+            if same_but_case
+            else 'use an IANA zone name such as "Asia/Seoul" or "Europe/Berlin"'
+        )
+        raise reader.fail(key, f"{value!r} is not a known time zone; {hint}")
+    try:
+        zoneinfo.ZoneInfo(value)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise reader.fail(key, f"{value!r} is listed but cannot be loaded on this system") from None
+    return value
+
+
+def _parse_weekday(reader: _Reader, raw: object, key: str) -> int:
+    return reader.choice(
+        raw,
+        key,
+        _WEEKDAY_ALIASES.__getitem__,
+        "monday … sunday, mon … sun, 월요일 … 일요일 or 월 … 일 (names, not numbers)",
+    )
+
+
+def _parse_start_time(reader: _Reader, raw: object, key: str) -> time:
+    if isinstance(raw, time):
+        if raw.second or raw.microsecond or raw.tzinfo is not None:
+            raise reader.fail(key, f'{raw.isoformat()} must be whole minutes without a UTC offset, like "09:00"')
+        return raw
+    if isinstance(raw, str):
+        match = _TIME_RE.fullmatch(raw.strip())
+        if match is not None:
+            hour, minute = int(match.group(1)), int(match.group(2))
+            if hour < 24 and minute < 60:
+                return time(hour, minute)
+    raise reader.fail(key, f'{raw!r} is not a time; write "HH:MM" in 24-hour form, like "09:00" or "19:30"')
+
+
+def _parse_offsets(reader: _Reader, raw: object, key: str) -> tuple[int, ...]:
+    if not isinstance(raw, list):
+        raise reader.fail(key, f'must be an array like ["1d", "1h"], got {_describe(raw)}')
+    if len(raw) > MAX_REMINDERS:
+        raise reader.fail(key, f"has {len(raw)} reminders; at most {MAX_REMINDERS} are allowed")
+    offsets: list[int] = []
+    for position, item in enumerate(raw, start=1):
+        item_key = f"{key}[{position}]"
+        try:
+            minutes = parse_offset(item)
+        except ValueError as exc:
+            raise reader.fail(item_key, str(exc)) from None
+        if minutes in offsets:
+            raise reader.fail(
+                item_key, f"{item!r} is {format_offset(minutes)} before the session, which is already listed"
+            )
+        offsets.append(minutes)
+    return tuple(offsets)
+
+
+def _parse_material(reader: _Reader, raw: object, key: str) -> MaterialDefinition:
+    table = reader.table(raw, key, _MATERIAL_KEYS, "a [[resource]] or [[week.material]] section")
+    kind_raw = table.get("kind", MaterialKind.LINK.value)
+    return MaterialDefinition(
+        title=reader.text(reader.required(table, key, "title"), _join(key, "title"), limit=MAX_TITLE, required=True),
+        title_en=reader.text(table.get("title_en", ""), _join(key, "title_en"), limit=MAX_TITLE, required=False),
+        url=reader.url(reader.required(table, key, "url"), _join(key, "url"), required=True),
+        kind=reader.choice(kind_raw, _join(key, "kind"), MaterialKind, ", ".join(kind.value for kind in MaterialKind)),
+    )
+
+
+def _parse_member(reader: _Reader, raw: object, key: str) -> MemberDefinition:
+    table = reader.table(raw, key, _MEMBER_KEYS, "a [[member]] section")
+    user_id = reader.integer(
+        table.get("discord_user_id", 0),
+        _join(key, "discord_user_id"),
+        0,
+        MAX_SNOWFLAKE,
+        "a Discord user id, or 0 when not linked yet",
+    )
+    joined = table.get("joined")
+    return MemberDefinition(
+        name=reader.text(reader.required(table, key, "name"), _join(key, "name"), limit=MAX_NAME, required=True),
+        role=reader.choice(
+            table.get("role", MemberRole.MEMBER.value), _join(key, "role"), MemberRole, "leader, member"
+        ),
+        discord_user_id=user_id or None,
+        github=reader.url(table.get("github", ""), _join(key, "github"), required=False),
+        blog=reader.url(table.get("blog", ""), _join(key, "blog"), required=False),
+        joined=None if joined is None else reader.date(joined, _join(key, "joined")),
+    )
+
+
+def _check_roster(reader: _Reader, members: list[MemberDefinition]) -> None:
+    names: dict[str, int] = {}
+    user_ids: dict[int, int] = {}
+    leader: int | None = None
+    for position, member in enumerate(members, start=1):
+        key = f"member[{position}]"
+        folded = member.name.casefold()
+        if folded in names:
+            raise reader.fail(
+                f"{key}.name",
+                f"{member.name!r} is already the name of member[{names[folded]}]; names must be unique",
+            )
+        names[folded] = position
+        if member.discord_user_id is not None:
+            if member.discord_user_id in user_ids:
+                raise reader.fail(
+                    f"{key}.discord_user_id",
+                    f"{member.discord_user_id} is already linked to "
+                    f"member[{user_ids[member.discord_user_id]}]; one Discord account can be one member only",
+                )
+            user_ids[member.discord_user_id] = position
+        if member.role is MemberRole.LEADER:
+            if leader is not None:
+                raise reader.fail(
+                    f"{key}.role",
+                    f"member[{leader}] is already the leader; a study has at most one leader, the rest are members",
+                )
+            leader = position
+
+
+def _parse_week(reader: _Reader, raw: object, key: str, expected: int) -> WeekDefinition:
+    table = reader.table(raw, key, _WEEK_KEYS, "a [[week]] section")
+    number = reader.integer(reader.required(table, key, "number"), _join(key, "number"), 1, 10**6, "the week number")
+    if number != expected:
+        raise reader.fail(
+            _join(key, "number"),
+            f"is {number} but this is [[week]] number {expected} in the file; "
+            "weeks must be numbered 1, 2, … N in file order, without gaps or duplicates",
+        )
+    materials_key = _join(key, "material")
+    materials = tuple(
+        _parse_material(reader, item, f"{materials_key}[{position}]")
+        for position, item in enumerate(reader.tables(table.get("material"), materials_key, "[[week.material]]"), 1)
+    )
+    return WeekDefinition(
+        number=number,
+        title=reader.text(reader.required(table, key, "title"), _join(key, "title"), limit=MAX_TITLE, required=True),
+        title_en=reader.text(table.get("title_en", ""), _join(key, "title_en"), limit=MAX_TITLE, required=False),
+        notes=reader.text(table.get("notes", ""), _join(key, "notes"), limit=MAX_TEXT, required=False, multiline=True),
+        materials=materials,
+    )
+
+
+def parse_definition(text: str, *, source: str = "<string>") -> StudyDefinition:
+    """Parse and validate a study definition; raise DefinitionError naming the first bad key."""
+    reader = _Reader(source)
+    try:
+        document = tomllib.loads(text.removeprefix("\ufeff"))
+    except tomllib.TOMLDecodeError as exc:
+        raise reader.fail("", f"not valid TOML: {exc}") from None
+    reader.table(document, "", _TOP_KEYS, "the whole file")
+    if "study" not in document:
+        raise reader.fail("study", "the [study] table is required")
+
+    study = reader.table(document["study"], "study", _STUDY_KEYS, "the [study] section")
+    for name in _STUDY_KEYS:
+        if name not in _STUDY_OPTIONAL:
+            reader.required(study, "study", name)
+
+    # Fields are checked in schema order so the first error reported is the first one in the file.
+    name = reader.text(study["name"], "study.name", limit=MAX_NAME, required=True)
+    description = reader.text(
+        study.get("description", ""), "study.description", limit=MAX_TEXT, required=False, multiline=True
+    )
+    timezone = _parse_timezone(reader, study["timezone"], "study.timezone")
+    locale = reader.choice(study["locale"], "study.locale", _parse_locale, ", ".join(LOCALES))
+    weekday = _parse_weekday(reader, study["weekday"], "study.weekday")
+    start_time = _parse_start_time(reader, study["start_time"], "study.start_time")
+    duration = reader.integer(study["duration_minutes"], "study.duration_minutes", 1, MAX_DURATION_MINUTES, "minutes")
+    first_session = reader.date(study["first_session"], "study.first_session")
+    if first_session.weekday() != weekday:
+        raise reader.fail(
+            "study.first_session",
+            f"{first_session.isoformat()} is a {WEEKDAY_NAMES[first_session.weekday()]}, "
+            f"but study.weekday is {WEEKDAY_NAMES[weekday]}; the first session must fall on that weekday",
+        )
+    location_name = reader.text(study["location_name"], "study.location_name", limit=MAX_NAME, required=True)
+    location_url = reader.url(study.get("location_url", ""), "study.location_url", required=False)
+    offsets = _parse_offsets(reader, study["reminder_offsets"], "study.reminder_offsets")
+
+    members = [
+        _parse_member(reader, item, f"member[{position}]")
+        for position, item in enumerate(reader.tables(document.get("member"), "member", "[[member]]"), 1)
+    ]
+    _check_roster(reader, members)
+    resources = tuple(
+        _parse_material(reader, item, f"resource[{position}]")
+        for position, item in enumerate(reader.tables(document.get("resource"), "resource", "[[resource]]"), 1)
+    )
+    weeks = tuple(
+        _parse_week(reader, item, f"week[{position}]", position)
+        for position, item in enumerate(reader.tables(document.get("week"), "week", "[[week]]"), 1)
+    )
+
+    return StudyDefinition(
+        name=name,
+        description=description,
+        timezone=timezone,
+        locale=locale,
+        weekday=weekday,
+        start_time=start_time,
+        duration_minutes=duration,
+        first_session=first_session,
+        location_name=location_name,
+        location_url=location_url,
+        reminder_offsets_minutes=offsets,
+        members=tuple(members),
+        resources=resources,
+        weeks=weeks,
+    )
+
+
+def _parse_locale(value: str) -> str:
+    if value not in LOCALES:
+        raise ValueError(value)
+    return value
+
+
+def load_definition(path: Path) -> StudyDefinition:
+    """Read and parse a definition file (UTF-8). OSError (missing file, no permission) propagates as is."""
+    data = path.read_bytes()
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise DefinitionError(str(path), "", f"not UTF-8 text (byte {exc.start}); save the file as UTF-8") from None
+    return parse_definition(text, source=str(path))
+
+
+# --------------------------------------------------------------------------------------------------
+# Writing
+
+
+def _material_fields(material: MaterialDefinition) -> dict[str, object]:
+    fields: dict[str, object] = {"title": material.title}
+    if material.title_en:
+        fields["title_en"] = material.title_en
+    fields["url"] = material.url
+    fields["kind"] = material.kind.value
+    return fields
+
+
+def _section(header: str, fields: Mapping[str, object], indent: str = "") -> str:
+    body = tomli_w.dumps(dict(fields), multiline_strings=True)
+    if indent:
+        # Only material sections are indented, and they hold single-line strings only, so indenting
+        # every line cannot change a value.
+        body = "".join(indent + line if line.strip() else line for line in body.splitlines(keepends=True))
+    return f"{indent}{header}\n{body}"
+
+
+def dump_definition(defn: StudyDefinition) -> str:
+    """TOML text for `defn` in the same human-friendly form a leader writes by hand.
+
+    Empty optional keys are left out; weekday, time and reminder offsets are written as names,
+    "HH:MM" and "1h30m" rather than numbers.
+    """
+    study: dict[str, object] = {"name": defn.name}
+    if defn.description:
+        study["description"] = defn.description
+    study.update(
+        timezone=defn.timezone,
+        locale=defn.locale,
+        weekday=WEEKDAY_NAMES[defn.weekday],
+        start_time=defn.start_time.strftime("%H:%M"),
+        duration_minutes=defn.duration_minutes,
+        first_session=defn.first_session,
+        location_name=defn.location_name,
+    )
+    if defn.location_url:
+        study["location_url"] = defn.location_url
+    # tomli_w spreads every array over several lines; offsets read better on one, and their spelling
+    # (digits and d/h/m only) needs no escaping.
+    offsets = ", ".join(f'"{format_offset(minutes)}"' for minutes in defn.reminder_offsets_minutes)
+    study_section = _section("[study]", study) + f"reminder_offsets = [{offsets}]\n"
+
+    sections = ["# studybot study definition (schema: bot/core/definition.py)\n", study_section]
+    for member in defn.members:
+        fields: dict[str, object] = {"name": member.name, "role": member.role.value}
+        if member.discord_user_id is not None:
+            fields["discord_user_id"] = member.discord_user_id
+        if member.github:
+            fields["github"] = member.github
+        if member.blog:
+            fields["blog"] = member.blog
+        if member.joined is not None:
+            fields["joined"] = member.joined
+        sections.append(_section("[[member]]", fields))
+    sections.extend(_section("[[resource]]", _material_fields(resource)) for resource in defn.resources)
+    for week in defn.weeks:
+        fields = {"number": week.number, "title": week.title}
+        if week.title_en:
+            fields["title_en"] = week.title_en
+        if week.notes:
+            fields["notes"] = week.notes
+        sections.append(_section("[[week]]", fields))
+        sections.extend(
+            _section("[[week.material]]", _material_fields(material), indent="  ") for material in week.materials
+        )
+    return "\n".join(sections)

@@ -1,0 +1,198 @@
+"""Reminder planning and catch-up decisions: which messages a study owes, and what to do with overdue ones.
+
+Why this is pure: the scheduler (APScheduler) only holds derived jobs and the database holds what was
+already delivered, so after a restart, a crash or a schedule change the bot must be able to recompute, from
+nothing but the schedule, the offsets, the set of deliveries already recorded and `now`, what is owed.
+Keeping that rule here makes it testable by simulating days of up- and downtime in microseconds.
+
+The rules (DESIGN §3):
+
+* A delivery is identified by ``(occurrence, kind)`` — the UTC start of the session as scheduled now and a
+  kind such as ``"remind:1440"``. The database's UNIQUE (study, occurrence, kind) turns that key into a claim,
+  and the Discord nonce is derived from it, so a retry after a crash cannot post twice.
+* Moving a session changes its occurrence, so its reminders are owed again for the new time (people need to
+  hear about the new time); deliveries already made for the old time stay recorded under the old key.
+* A cancelled session gets no reminders, only one cancel notice, due when its first reminder would have gone
+  — the moment people would otherwise have started planning for it.
+* A delivery whose time passed while the bot was down is sent late only if its session has not started,
+  and only the latest one per session (one "late" message is useful; a burst of stale reminders is noise).
+  The rest are recorded as missed so they are never reconsidered.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import defaultdict
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from enum import StrEnum
+
+from bot.core.schedule import Session
+
+CANCEL_NOTICE = "cancelled"
+"""Kind of the one message that tells a study a session is cancelled."""
+
+REMIND_PREFIX = "remind:"
+
+DEFAULT_ON_TIME = timedelta(minutes=5)
+"""How late a delivery may be and still read as on time (scheduler jitter, a busy loop, a paced queue)."""
+
+NONCE_LENGTH = 25
+"""Discord accepts nonces of at most 25 characters."""
+
+_BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+
+
+def kind_for_offset(offset: timedelta) -> str:
+    """The delivery kind of a reminder sent `offset` before the session: ``"remind:<minutes>"``.
+
+    Minutes keep the kind short, readable in the database and stable when offsets are edited in the same unit.
+    """
+    if offset <= timedelta(0):
+        raise ValueError(f"reminder offset must be positive, got {offset}")
+    if offset % timedelta(minutes=1):
+        raise ValueError(f"reminder offset must be a whole number of minutes, got {offset}")
+    return f"{REMIND_PREFIX}{offset // timedelta(minutes=1)}"
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedDelivery:
+    """One message a study owes: a reminder for a session, or the notice that a session is cancelled.
+
+    `occurrence` is the UTC start of the session as scheduled now (after a move, the new start; for a cancel
+    notice, the original start). `offset` is None for a cancel notice.
+    """
+
+    occurrence: datetime
+    kind: str
+    due: datetime
+    session: Session
+    offset: timedelta | None
+
+    @property
+    def key(self) -> tuple[datetime, str]:
+        """The identity of the delivery, as stored in the delivery table (with the study id)."""
+        return (self.occurrence, self.kind)
+
+    @property
+    def is_cancel_notice(self) -> bool:
+        return self.kind == CANCEL_NOTICE
+
+
+class Decision(StrEnum):
+    """What to do with a delivery that is due."""
+
+    SEND = "send"  # due just now: send as a normal reminder
+    SEND_LATE = "send_late"  # due a while ago (the bot was down or busy); send once, saying it is late
+    MISSED = "missed"  # not worth sending any more: record it so it is never reconsidered
+
+
+def plan_deliveries(
+    schedule: Sequence[Session],
+    offsets: Sequence[timedelta],
+    *,
+    since: datetime,
+    until: datetime,
+) -> list[PlannedDelivery]:
+    """Every delivery with ``since <= due < until``, sorted by due time then kind.
+
+    A non-cancelled session gets one reminder per offset at ``start - offset``. A cancelled session gets
+    exactly one cancel notice at ``original start - max(offsets)`` and never a reminder. A study without
+    offsets has asked for no messages, so it gets neither. Duplicate offsets count once.
+    """
+    _require_aware(since, "since")
+    _require_aware(until, "until")
+    unique = sorted(set(offsets))
+    if not unique:
+        return []
+    kinds = [(offset, kind_for_offset(offset)) for offset in unique]
+    earliest = unique[-1]
+    planned: list[PlannedDelivery] = []
+    for session in schedule:
+        occurrence = session.start.astimezone(UTC)
+        if session.cancelled:
+            due = occurrence - earliest
+            if since <= due < until:
+                planned.append(PlannedDelivery(occurrence, CANCEL_NOTICE, due, session, None))
+            continue
+        for offset, kind in kinds:
+            due = occurrence - offset
+            if since <= due < until:
+                planned.append(PlannedDelivery(occurrence, kind, due, session, offset))
+    planned.sort(key=lambda p: (p.due, p.kind))
+    return planned
+
+
+def decide_due(
+    planned: Sequence[PlannedDelivery],
+    *,
+    done: Collection[tuple[datetime, str]],
+    now: datetime,
+    on_time: timedelta = DEFAULT_ON_TIME,
+) -> list[tuple[PlannedDelivery, Decision]]:
+    """Decide every planned delivery that is due (``due <= now``) and not in `done`, exactly once each.
+
+    * Its session has already started (``occurrence <= now``) → MISSED: a reminder after the start is
+      useless, and a cancel notice after the start would only confuse.
+    * Otherwise, per session only the latest-due delivery is sent — SEND when it is at most `on_time` late,
+      SEND_LATE beyond that — and the session's earlier ones are MISSED. In normal running each delivery is
+      decided at its own due time, so this only bites after downtime: one late reminder, not a burst.
+
+    `done` holds the keys already recorded (sent, missed or failed). The caller records every decision it
+    gets back (MISSED included) so the next call does not decide it again. Results keep `planned`'s order.
+    """
+    _require_aware(now, "now")
+    pending = [p for p in planned if p.due <= now and p.key not in done]
+    decisions: dict[tuple[datetime, str], Decision] = {}
+    by_session: defaultdict[date, list[PlannedDelivery]] = defaultdict(list)
+    for delivery in pending:
+        if delivery.occurrence <= now:
+            decisions[delivery.key] = Decision.MISSED
+        else:
+            by_session[delivery.session.original_date].append(delivery)
+    for group in by_session.values():
+        latest = max(group, key=lambda p: (p.due, p.kind))
+        for delivery in group:
+            if delivery is not latest:
+                decisions[delivery.key] = Decision.MISSED
+            elif now - delivery.due <= on_time:
+                decisions[delivery.key] = Decision.SEND
+            else:
+                decisions[delivery.key] = Decision.SEND_LATE
+    return [(delivery, decisions[delivery.key]) for delivery in pending]
+
+
+def next_due(
+    planned: Sequence[PlannedDelivery],
+    *,
+    done: Collection[tuple[datetime, str]],
+    now: datetime,
+) -> PlannedDelivery | None:
+    """The next delivery due strictly after `now` that is not done: when the scheduler should wake next."""
+    _require_aware(now, "now")
+    future = [p for p in planned if p.due > now and p.key not in done]
+    return min(future, key=lambda p: (p.due, p.kind), default=None)
+
+
+def nonce_for(study_id: int, occurrence: datetime, kind: str) -> str:
+    """A deterministic Discord nonce for one delivery: 25 characters of [0-9A-Za-z].
+
+    Sending with it (discord.py sets ``enforce_nonce``) makes Discord return the message already posted
+    with the same nonce instead of posting a duplicate, so a send retried after a crash is harmless. The
+    occurrence is normalised to UTC, so the same instant gives the same nonce in any timezone. 25 base-62
+    digits of a SHA-256 keep about 148 bits: different deliveries do not collide in practice.
+    """
+    _require_aware(occurrence, "occurrence")
+    text = f"{study_id}|{occurrence.astimezone(UTC).isoformat()}|{kind}"
+    number = int.from_bytes(hashlib.sha256(text.encode()).digest(), "big")
+    digits = []
+    for _ in range(NONCE_LENGTH):
+        number, digit = divmod(number, 62)
+        digits.append(_BASE62[digit])
+    return "".join(digits)
+
+
+def _require_aware(value: datetime, name: str) -> None:
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError(f"{name} must be timezone-aware")

@@ -1,0 +1,219 @@
+"""Typed repositories: every query the services need, with keyword-only arguments, returning models.
+
+Repositories never commit; the service that calls them owns the transaction.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.db.models import (
+    AuditEntry,
+    BotState,
+    CurriculumWeek,
+    Delivery,
+    Material,
+    Member,
+    ScheduledEventLink,
+    SessionChange,
+    Study,
+)
+
+
+class StudyRepository:
+    @staticmethod
+    async def by_guild(session: AsyncSession, *, guild_id: int) -> Study | None:
+        result = await session.execute(select(Study).where(Study.guild_id == guild_id))
+        return result.scalar_one_or_none()
+
+    @staticmethod
+    async def get(session: AsyncSession, *, study_id: int) -> Study | None:
+        return await session.get(Study, study_id)
+
+    @staticmethod
+    async def all(session: AsyncSession) -> Sequence[Study]:
+        return (await session.execute(select(Study).order_by(Study.id))).scalars().all()
+
+    @staticmethod
+    async def ids(session: AsyncSession) -> list[int]:
+        return list((await session.execute(select(Study.id).order_by(Study.id))).scalars())
+
+
+class MemberRepository:
+    @staticmethod
+    async def for_study(session: AsyncSession, *, study_id: int | None = None) -> Sequence[Member]:
+        query = select(Member).order_by(Member.study_id, Member.id)
+        if study_id is not None:
+            query = query.where(Member.study_id == study_id)
+        return (await session.execute(query)).scalars().all()
+
+    @staticmethod
+    async def by_name(session: AsyncSession, *, study_id: int, name: str) -> Member | None:
+        query = select(Member).where(Member.study_id == study_id, Member.name == name)
+        return (await session.execute(query)).scalar_one_or_none()
+
+    @staticmethod
+    async def by_user(session: AsyncSession, *, study_id: int, user_id: int) -> Member | None:
+        query = select(Member).where(Member.study_id == study_id, Member.discord_user_id == user_id)
+        return (await session.execute(query)).scalar_one_or_none()
+
+    @staticmethod
+    async def count(session: AsyncSession, *, study_id: int) -> int:
+        query = select(func.count()).select_from(Member).where(Member.study_id == study_id)
+        return int((await session.execute(query)).scalar_one())
+
+
+class CurriculumRepository:
+    @staticmethod
+    async def weeks(session: AsyncSession, *, study_id: int | None = None) -> Sequence[CurriculumWeek]:
+        query = select(CurriculumWeek).order_by(CurriculumWeek.study_id, CurriculumWeek.number)
+        if study_id is not None:
+            query = query.where(CurriculumWeek.study_id == study_id)
+        return (await session.execute(query)).scalars().all()
+
+    @staticmethod
+    async def week(session: AsyncSession, *, study_id: int, number: int) -> CurriculumWeek | None:
+        query = select(CurriculumWeek).where(CurriculumWeek.study_id == study_id, CurriculumWeek.number == number)
+        return (await session.execute(query)).scalar_one_or_none()
+
+    @staticmethod
+    async def materials(session: AsyncSession, *, study_id: int | None = None) -> Sequence[Material]:
+        query = select(Material).order_by(Material.study_id, Material.week_id, Material.position, Material.id)
+        if study_id is not None:
+            query = query.where(Material.study_id == study_id)
+        return (await session.execute(query)).scalars().all()
+
+    @staticmethod
+    async def materials_of_week(session: AsyncSession, *, study_id: int, week_id: int | None) -> Sequence[Material]:
+        query = select(Material).where(Material.study_id == study_id)
+        query = query.where(Material.week_id.is_(None) if week_id is None else Material.week_id == week_id)
+        return (await session.execute(query.order_by(Material.position, Material.id))).scalars().all()
+
+    @staticmethod
+    async def delete_all(session: AsyncSession, *, study_id: int) -> None:
+        await session.execute(delete(Material).where(Material.study_id == study_id))
+        await session.execute(delete(CurriculumWeek).where(CurriculumWeek.study_id == study_id))
+
+
+class SessionChangeRepository:
+    @staticmethod
+    async def for_study(session: AsyncSession, *, study_id: int | None = None) -> Sequence[SessionChange]:
+        query = select(SessionChange).order_by(SessionChange.study_id, SessionChange.original_date)
+        if study_id is not None:
+            query = query.where(SessionChange.study_id == study_id)
+        return (await session.execute(query)).scalars().all()
+
+    @staticmethod
+    async def on(session: AsyncSession, *, study_id: int, original_date: date) -> SessionChange | None:
+        query = select(SessionChange).where(
+            SessionChange.study_id == study_id, SessionChange.original_date == original_date
+        )
+        return (await session.execute(query)).scalar_one_or_none()
+
+
+class AuditRepository:
+    @staticmethod
+    def add(
+        session: AsyncSession,
+        *,
+        study_id: int,
+        actor_id: int | None,
+        actor_name: str,
+        action: str,
+        target: str,
+        before: Any,
+        after: Any,
+        at: datetime,
+    ) -> AuditEntry:
+        entry = AuditEntry(
+            study_id=study_id,
+            actor_id=actor_id,
+            actor_name=actor_name[:100],
+            action=action,
+            target=target[:200],
+            before="" if before is None else json.dumps(before, ensure_ascii=False, default=str),
+            after="" if after is None else json.dumps(after, ensure_ascii=False, default=str),
+            created_at=at,
+        )
+        session.add(entry)
+        return entry
+
+    @staticmethod
+    async def latest(session: AsyncSession, *, study_id: int, limit: int = 10) -> Sequence[AuditEntry]:
+        query = select(AuditEntry).where(AuditEntry.study_id == study_id).order_by(AuditEntry.id.desc()).limit(limit)
+        return (await session.execute(query)).scalars().all()
+
+    @staticmethod
+    async def count(session: AsyncSession, *, study_id: int | None = None) -> int:
+        query = select(func.count()).select_from(AuditEntry)
+        if study_id is not None:
+            query = query.where(AuditEntry.study_id == study_id)
+        return int((await session.execute(query)).scalar_one())
+
+
+class DeliveryRepository:
+    @staticmethod
+    async def get(session: AsyncSession, *, study_id: int, occurrence: datetime, kind: str) -> Delivery | None:
+        query = select(Delivery).where(
+            Delivery.study_id == study_id, Delivery.occurrence == occurrence, Delivery.kind == kind
+        )
+        return (await session.execute(query)).scalar_one_or_none()
+
+    @staticmethod
+    async def keys_since(
+        session: AsyncSession, *, study_id: int | None, since: datetime
+    ) -> list[tuple[int, datetime, str]]:
+        query = select(Delivery.study_id, Delivery.occurrence, Delivery.kind).where(Delivery.due_at >= since)
+        if study_id is not None:
+            query = query.where(Delivery.study_id == study_id)
+        return [(row[0], row[1], row[2]) for row in (await session.execute(query)).all()]
+
+    @staticmethod
+    async def with_status(session: AsyncSession, *, status: str) -> Sequence[Delivery]:
+        query = select(Delivery).where(Delivery.status == status).order_by(Delivery.due_at)
+        return (await session.execute(query)).scalars().all()
+
+    @staticmethod
+    async def latest(session: AsyncSession, *, study_id: int, limit: int = 10) -> Sequence[Delivery]:
+        query = (
+            select(Delivery)
+            .where(Delivery.study_id == study_id)
+            .order_by(Delivery.due_at.desc(), Delivery.id.desc())
+            .limit(limit)
+        )
+        return (await session.execute(query)).scalars().all()
+
+    @staticmethod
+    async def all(session: AsyncSession, *, study_id: int | None = None) -> Sequence[Delivery]:
+        query = select(Delivery).order_by(Delivery.id)
+        if study_id is not None:
+            query = query.where(Delivery.study_id == study_id)
+        return (await session.execute(query)).scalars().all()
+
+
+class EventLinkRepository:
+    @staticmethod
+    async def for_study(session: AsyncSession, *, study_id: int) -> Sequence[ScheduledEventLink]:
+        query = select(ScheduledEventLink).where(ScheduledEventLink.study_id == study_id)
+        return (await session.execute(query)).scalars().all()
+
+
+class BotStateRepository:
+    @staticmethod
+    async def get(session: AsyncSession, *, key: str) -> str | None:
+        row = await session.get(BotState, key)
+        return None if row is None else row.value
+
+    @staticmethod
+    async def put(session: AsyncSession, *, key: str, value: str) -> None:
+        row = await session.get(BotState, key)
+        if row is None:
+            session.add(BotState(key=key, value=value))
+        else:
+            row.value = value

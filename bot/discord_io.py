@@ -1,0 +1,73 @@
+"""Discord side of the reminder runner: post a rendered Reply with a nonce, and look for one we posted.
+
+Turns discord.py's exceptions into `PostError`s: permanent ones (no access, unknown channel, a request
+Discord refuses) are not retried — blind retries of 4xx answers are what get a bot's IP banned.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import aiohttp
+import discord
+
+from bot.exts._glue import allowed_mentions_for, to_embed
+from bot.reminders import PostError
+from bot.render.embeds import Reply
+
+if TYPE_CHECKING:
+    from bot.app import StudyBot
+
+
+class DiscordPoster:
+    def __init__(self, bot: StudyBot) -> None:
+        self.bot = bot
+
+    async def _channel(self, channel_id: int) -> discord.abc.Messageable:
+        channel = self.bot.get_channel(channel_id)
+        if channel is None:
+            try:
+                channel = await self.bot.fetch_channel(channel_id)
+            except discord.NotFound as exc:
+                raise PostError(f"channel {channel_id} not found", permanent=True) from exc
+            except discord.Forbidden as exc:
+                raise PostError(f"no access to channel {channel_id}", permanent=True) from exc
+            except (TimeoutError, discord.HTTPException, aiohttp.ClientError, OSError) as exc:
+                raise PostError(f"could not look up channel {channel_id}: {exc}", permanent=False) from exc
+        if not isinstance(channel, discord.abc.Messageable):
+            raise PostError(f"channel {channel_id} is not a text channel", permanent=True)
+        return channel
+
+    async def post(self, channel_id: int, reply: Reply, *, nonce: str) -> int:
+        channel = await self._channel(channel_id)
+        try:
+            message = await channel.send(
+                content=reply.content or None,
+                embeds=[to_embed(e) for e in reply.embeds],
+                allowed_mentions=allowed_mentions_for(reply),
+                nonce=nonce,
+            )
+        except discord.Forbidden as exc:
+            raise PostError(f"missing permission to post in channel {channel_id} ({exc.text})", permanent=True) from exc
+        except discord.NotFound as exc:
+            raise PostError(f"channel {channel_id} not found", permanent=True) from exc
+        except discord.HTTPException as exc:
+            permanent = 400 <= exc.status < 500 and exc.status != 429
+            raise PostError(f"Discord answered {exc.status}: {exc.text or exc}", permanent=permanent) from exc
+        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+            raise PostError(f"network error: {exc!r}", permanent=False) from exc
+        return message.id
+
+    async def find(self, channel_id: int, marker: str) -> int | None:
+        channel = await self._channel(channel_id)
+        me = self.bot.user
+        try:
+            async for message in channel.history(limit=50):
+                if me is not None and message.author.id != me.id:
+                    continue
+                texts = [message.content] + [e.footer.text or "" for e in message.embeds]
+                if any(marker in text for text in texts):
+                    return message.id
+        except (TimeoutError, discord.HTTPException, aiohttp.ClientError, OSError) as exc:
+            raise PostError(f"could not read history: {exc}", permanent=False) from exc
+        return None

@@ -1,0 +1,107 @@
+"""What every feature cog shares: language choice, permission check, and sending a rendered Reply.
+
+This is the only place that turns renderer output into discord.py objects, and it always sends with an
+`allowed_mentions` that can ping nobody but the roles a reply names on purpose.
+"""
+
+from __future__ import annotations
+
+import io
+from typing import TYPE_CHECKING
+
+import discord
+
+from bot.core.model import StudySnapshot
+from bot.core.permissions import is_study_admin
+from bot.errors import UserError
+from bot.i18n import language_for
+from bot.render.embeds import EmbedSpec, Reply
+from bot.services.base import Actor
+
+if TYPE_CHECKING:
+    from bot.app import StudyBot
+
+NO_PINGS = discord.AllowedMentions(everyone=False, users=False, roles=False, replied_user=False)
+
+
+def allowed_mentions_for(reply: Reply) -> discord.AllowedMentions:
+    """Exactly the roles the reply means to ping; never @everyone/@here, never users."""
+    if not reply.ping_role_ids:
+        return NO_PINGS
+    return discord.AllowedMentions(
+        everyone=False,
+        users=False,
+        roles=[discord.Object(id=role_id) for role_id in reply.ping_role_ids],
+        replied_user=False,
+    )
+
+
+def to_embed(spec: EmbedSpec) -> discord.Embed:
+    embed = discord.Embed(
+        title=spec.title or None, description=spec.description or None, url=spec.url, color=spec.color
+    )
+    for field in spec.fields:
+        embed.add_field(name=field.name, value=field.value, inline=field.inline)
+    if spec.footer:
+        embed.set_footer(text=spec.footer)
+    return embed
+
+
+def files_for(reply: Reply) -> list[discord.File]:
+    if reply.file_name and reply.file_bytes is not None:
+        return [discord.File(io.BytesIO(reply.file_bytes), filename=reply.file_name)]
+    return []
+
+
+async def send(interaction: discord.Interaction[StudyBot], reply: Reply) -> None:
+    """Answer the interaction (or follow up if it was deferred) with `reply`."""
+    embeds = [to_embed(e) for e in reply.embeds]
+    mentions = allowed_mentions_for(reply)
+    files = files_for(reply)
+    if interaction.response.is_done():
+        await interaction.followup.send(
+            content=reply.content or discord.utils.MISSING,
+            embeds=embeds,
+            ephemeral=reply.ephemeral,
+            allowed_mentions=mentions,
+            files=files,
+        )
+    else:
+        await interaction.response.send_message(
+            content=reply.content or None,
+            embeds=embeds,
+            ephemeral=reply.ephemeral,
+            allowed_mentions=mentions,
+            files=files,
+        )
+
+
+def study_for(interaction: discord.Interaction[StudyBot]) -> StudySnapshot:
+    snap = interaction.client.directory.by_guild(interaction.guild_id)
+    if snap is None:
+        raise UserError("error.no_study")
+    return snap
+
+
+def lang(interaction: discord.Interaction[StudyBot], snap: StudySnapshot | None = None) -> str:
+    """The reader's language: their Discord locale when we speak it, else the study's language."""
+    if snap is None:
+        snap = interaction.client.directory.by_guild(interaction.guild_id)
+    fallback = snap.locale if snap else "ko"
+    return language_for(str(interaction.locale) if interaction.locale else None, fallback)
+
+
+def actor(interaction: discord.Interaction[StudyBot]) -> Actor:
+    return Actor(interaction.user.id, str(interaction.user))
+
+
+def require_admin(interaction: discord.Interaction[StudyBot]) -> StudySnapshot:
+    """Check again inside the command: server owners can override `/admin`'s default permissions."""
+    snap = study_for(interaction)
+    member = interaction.user
+    role_ids = [role.id for role in member.roles] if isinstance(member, discord.Member) else []
+    if not is_study_admin(
+        manage_guild=interaction.permissions.manage_guild, role_ids=role_ids, admin_role_id=snap.admin_role_id
+    ):
+        raise UserError("error.not_admin")
+    return snap

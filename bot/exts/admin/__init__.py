@@ -1,0 +1,5 @@
+"""The admin feature: /admin roster|curriculum|session|reminders …, settings, audit."""
+
+from bot.exts.admin._cog import setup
+
+__all__ = ["setup"]

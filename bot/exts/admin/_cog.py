@@ -1,0 +1,416 @@
+"""/admin: every editing command under one group, so members never see them.
+
+`default_permissions` (Manage Server) sits on the group — Discord ignores it on subcommands — and every
+subcommand checks again inside (`_glue.require_admin`), because server owners can override it.
+Handlers only parse options, check permission, call a service and send the rendered answer.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.core.model import MaterialKind, MemberRole
+from bot.core.validation import parse_date, parse_offsets, parse_time
+from bot.exts import _glue
+from bot.i18n import t
+from bot.render.admin import render_audit, render_done, render_settings
+from bot.services.settings import WEEKDAYS, SettingsChange
+
+if TYPE_CHECKING:
+    from bot.app import StudyBot
+
+Interaction = discord.Interaction["StudyBot"]
+
+ROLE_CHOICES: list[app_commands.Choice[str]] = [app_commands.Choice(name=t("en", f"choice.{r.value}"), value=r.value) for r in MemberRole]
+KIND_CHOICES: list[app_commands.Choice[str]] = [app_commands.Choice(name=t("en", f"choice.{k.value}"), value=k.value) for k in MaterialKind]
+WEEKDAY_CHOICES: list[app_commands.Choice[int]] = [app_commands.Choice(name=t("en", f"choice.{i}"), value=i) for i in range(len(WEEKDAYS))]
+LANGUAGE_CHOICES: list[app_commands.Choice[str]] = [app_commands.Choice(name=t("en", f"choice.{code}"), value=code) for code in ("ko", "en")]
+
+
+def _d(key: str) -> str:
+    """English default text for a command description (the catalogue's `en` entry)."""
+    return t("en", key)
+
+
+async def member_names(interaction: Interaction, current: str) -> list[app_commands.Choice[str]]:
+    snap = interaction.client.directory.by_guild(interaction.guild_id)
+    if snap is None:
+        return []
+    needle = current.strip().lower()
+    names = [m.name for m in snap.members if needle in m.name.lower()]
+    return [app_commands.Choice(name=n, value=n) for n in names[:25]]
+
+
+async def session_dates(interaction: Interaction, current: str) -> list[app_commands.Choice[str]]:
+    snap = interaction.client.directory.by_guild(interaction.guild_id)
+    if snap is None:
+        return []
+    from bot.core.schedule import build_schedule
+
+    now = interaction.client.clock.now()
+    schedule = build_schedule(snap.recurrence, snap.changes, snap.week_count)
+    choices = []
+    for session in schedule:
+        if session.end <= now:
+            continue
+        label = session.original_date.isoformat()
+        suffix = f" (week {session.week})" if session.week else " (cancelled)"
+        if current.strip() in label:
+            choices.append(app_commands.Choice(name=label + suffix, value=label))
+    return choices[:25]
+
+
+@app_commands.guild_only()
+@app_commands.default_permissions(manage_guild=True)
+class AdminGroup(app_commands.Group, name="admin", description=_d("cmd.admin.description")):
+    roster = app_commands.Group(name="roster", description=_d("cmd.admin.roster.description"))
+    curriculum = app_commands.Group(name="curriculum", description=_d("cmd.admin.curriculum.description"))
+    session = app_commands.Group(name="session", description=_d("cmd.admin.session.description"))
+    reminders = app_commands.Group(name="reminders", description=_d("cmd.admin.reminders.description"))
+
+    # --- roster -------------------------------------------------------------------------------------
+    @roster.command(name="add", description=_d("cmd.admin.roster.add.description"))
+    @app_commands.describe(
+        name=_d("cmd.admin.roster.add.opt.name.description"),
+        user=_d("cmd.admin.roster.add.opt.user.description"),
+        github=_d("cmd.admin.roster.add.opt.github.description"),
+        blog=_d("cmd.admin.roster.add.opt.blog.description"),
+        role=_d("cmd.admin.roster.add.opt.role.description"),
+    )
+    @app_commands.choices(role=ROLE_CHOICES)
+    async def roster_add(
+        self,
+        interaction: Interaction,
+        name: str,
+        user: discord.User | None = None,
+        github: str | None = None,
+        blog: str | None = None,
+        role: str | None = None,
+    ) -> None:
+        snap = _glue.require_admin(interaction)
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        added = await interaction.client.services.roster.add(
+            guild_id=interaction.guild_id,
+            actor=_glue.actor(interaction),
+            name=name,
+            user_id=user.id if user else None,
+            github=github,
+            blog=blog,
+            role=role,
+        )
+        await _glue.send(interaction, render_done(_glue.lang(interaction, snap), "roster.added", name=added))
+
+    @roster.command(name="remove", description=_d("cmd.admin.roster.remove.description"))
+    @app_commands.describe(name=_d("cmd.admin.roster.remove.opt.name.description"))
+    @app_commands.autocomplete(name=member_names)
+    async def roster_remove(self, interaction: Interaction, name: str) -> None:
+        snap = _glue.require_admin(interaction)
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        removed = await interaction.client.services.roster.remove(
+            guild_id=interaction.guild_id, actor=_glue.actor(interaction), name=name
+        )
+        await _glue.send(interaction, render_done(_glue.lang(interaction, snap), "roster.removed", name=removed))
+
+    @roster.command(name="edit", description=_d("cmd.admin.roster.edit.description"))
+    @app_commands.describe(
+        name=_d("cmd.admin.roster.edit.opt.name.description"),
+        new_name=_d("cmd.admin.roster.edit.opt.new_name.description"),
+        user=_d("cmd.admin.roster.edit.opt.user.description"),
+        github=_d("cmd.admin.roster.edit.opt.github.description"),
+        blog=_d("cmd.admin.roster.edit.opt.blog.description"),
+        role=_d("cmd.admin.roster.edit.opt.role.description"),
+    )
+    @app_commands.choices(role=ROLE_CHOICES)
+    @app_commands.autocomplete(name=member_names)
+    async def roster_edit(
+        self,
+        interaction: Interaction,
+        name: str,
+        new_name: str | None = None,
+        user: discord.User | None = None,
+        github: str | None = None,
+        blog: str | None = None,
+        role: str | None = None,
+    ) -> None:
+        snap = _glue.require_admin(interaction)
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        edited = await interaction.client.services.roster.edit(
+            guild_id=interaction.guild_id,
+            actor=_glue.actor(interaction),
+            name=name,
+            new_name=new_name,
+            github=github,
+            blog=blog,
+            role=role,
+            user_id=user.id if user else None,
+        )
+        await _glue.send(interaction, render_done(_glue.lang(interaction, snap), "roster.edited", name=edited))
+
+    @roster.command(name="link", description=_d("cmd.admin.roster.link.description"))
+    @app_commands.describe(
+        name=_d("cmd.admin.roster.link.opt.name.description"), user=_d("cmd.admin.roster.link.opt.user.description")
+    )
+    @app_commands.autocomplete(name=member_names)
+    async def roster_link(self, interaction: Interaction, name: str, user: discord.User) -> None:
+        snap = _glue.require_admin(interaction)
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        linked = await interaction.client.services.roster.link(
+            guild_id=interaction.guild_id, actor=_glue.actor(interaction), name=name, user_id=user.id
+        )
+        await _glue.send(
+            interaction, render_done(_glue.lang(interaction, snap), "roster.linked", name=linked, user=user.mention)
+        )
+
+    # --- curriculum ---------------------------------------------------------------------------------
+    @curriculum.command(name="set-topic", description=_d("cmd.admin.curriculum.set-topic.description"))
+    @app_commands.describe(
+        week=_d("cmd.admin.curriculum.set-topic.opt.week.description"),
+        title=_d("cmd.admin.curriculum.set-topic.opt.title.description"),
+        title_en=_d("cmd.admin.curriculum.set-topic.opt.title_en.description"),
+    )
+    async def set_topic(self, interaction: Interaction, week: int, title: str, title_en: str | None = None) -> None:
+        snap = _glue.require_admin(interaction)
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        await interaction.client.services.curriculum.set_topic(
+            guild_id=interaction.guild_id, actor=_glue.actor(interaction), week=week, title=title, title_en=title_en
+        )
+        await _glue.send(
+            interaction,
+            render_done(_glue.lang(interaction, snap), "curriculum.topic_set", week=week, title=title.strip()),
+        )
+
+    @curriculum.command(name="add-material", description=_d("cmd.admin.curriculum.add-material.description"))
+    @app_commands.describe(
+        title=_d("cmd.admin.curriculum.add-material.opt.title.description"),
+        url=_d("cmd.admin.curriculum.add-material.opt.url.description"),
+        week=_d("cmd.admin.curriculum.add-material.opt.week.description"),
+        kind=_d("cmd.admin.curriculum.add-material.opt.kind.description"),
+        title_en=_d("cmd.admin.curriculum.add-material.opt.title_en.description"),
+    )
+    @app_commands.choices(kind=KIND_CHOICES)
+    async def add_material(
+        self,
+        interaction: Interaction,
+        title: str,
+        url: str,
+        week: int | None = None,
+        kind: str = "link",
+        title_en: str | None = None,
+    ) -> None:
+        snap = _glue.require_admin(interaction)
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        item = await interaction.client.services.curriculum.add_material(
+            guild_id=interaction.guild_id,
+            actor=_glue.actor(interaction),
+            week=week,
+            title=title,
+            url=url,
+            kind=kind,
+            title_en=title_en,
+        )
+        await _glue.send(
+            interaction,
+            render_done(
+                _glue.lang(interaction, snap),
+                "curriculum.material_added",
+                title=title.strip(),
+                item=item,
+                week=week or 0,
+            ),
+        )
+
+    @curriculum.command(name="remove-material", description=_d("cmd.admin.curriculum.remove-material.description"))
+    @app_commands.describe(
+        item=_d("cmd.admin.curriculum.remove-material.opt.item.description"),
+        week=_d("cmd.admin.curriculum.remove-material.opt.week.description"),
+    )
+    async def remove_material(self, interaction: Interaction, item: int, week: int | None = None) -> None:
+        snap = _glue.require_admin(interaction)
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        title = await interaction.client.services.curriculum.remove_material(
+            guild_id=interaction.guild_id, actor=_glue.actor(interaction), week=week, item=item
+        )
+        await _glue.send(
+            interaction, render_done(_glue.lang(interaction, snap), "curriculum.material_removed", title=title)
+        )
+
+    # --- sessions -----------------------------------------------------------------------------------
+    @session.command(name="cancel", description=_d("cmd.admin.session.cancel.description"))
+    @app_commands.describe(
+        date=_d("cmd.admin.session.cancel.opt.date.description"),
+        reason=_d("cmd.admin.session.cancel.opt.reason.description"),
+    )
+    @app_commands.autocomplete(date=session_dates)
+    async def session_cancel(self, interaction: Interaction, date: str, reason: str = "") -> None:
+        snap = _glue.require_admin(interaction)
+        day = parse_date(date)
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        await interaction.client.services.sessions.cancel(
+            guild_id=interaction.guild_id, actor=_glue.actor(interaction), day=day, reason=reason
+        )
+        await _glue.send(
+            interaction, render_done(_glue.lang(interaction, snap), "session.cancelled_done", date=day.isoformat())
+        )
+
+    @session.command(name="move", description=_d("cmd.admin.session.move.description"))
+    @app_commands.describe(
+        date=_d("cmd.admin.session.move.opt.date.description"),
+        new_date=_d("cmd.admin.session.move.opt.new_date.description"),
+        new_time=_d("cmd.admin.session.move.opt.new_time.description"),
+        reason=_d("cmd.admin.session.move.opt.reason.description"),
+    )
+    @app_commands.autocomplete(date=session_dates)
+    async def session_move(
+        self, interaction: Interaction, date: str, new_date: str, new_time: str | None = None, reason: str = ""
+    ) -> None:
+        snap = _glue.require_admin(interaction)
+        day = parse_date(date)
+        target_day = parse_date(new_date, field="new_date")
+        target_time = parse_time(new_time, field="new_time") if new_time else None
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        moved_to = await interaction.client.services.sessions.move(
+            guild_id=interaction.guild_id,
+            actor=_glue.actor(interaction),
+            day=day,
+            new_day=target_day,
+            new_time=target_time,
+            reason=reason,
+        )
+        await _glue.send(
+            interaction,
+            render_done(
+                _glue.lang(interaction, snap),
+                "session.moved_done",
+                date=day.isoformat(),
+                when=f"<t:{int(moved_to.timestamp())}:F>",
+            ),
+        )
+
+    @session.command(name="restore", description=_d("cmd.admin.session.restore.description"))
+    @app_commands.describe(date=_d("cmd.admin.session.restore.opt.date.description"))
+    @app_commands.autocomplete(date=session_dates)
+    async def session_restore(self, interaction: Interaction, date: str) -> None:
+        snap = _glue.require_admin(interaction)
+        day = parse_date(date)
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        await interaction.client.services.sessions.restore(
+            guild_id=interaction.guild_id, actor=_glue.actor(interaction), day=day
+        )
+        await _glue.send(
+            interaction, render_done(_glue.lang(interaction, snap), "session.restored_done", date=day.isoformat())
+        )
+
+    # --- settings and audit -------------------------------------------------------------------------
+    @app_commands.command(name="settings", description=_d("cmd.admin.settings.description"))
+    @app_commands.describe(
+        channel=_d("cmd.admin.settings.opt.channel.description"),
+        role=_d("cmd.admin.settings.opt.role.description"),
+        clear_role=_d("cmd.admin.settings.opt.clear_role.description"),
+        admin_role=_d("cmd.admin.settings.opt.admin_role.description"),
+        weekday=_d("cmd.admin.settings.opt.weekday.description"),
+        time=_d("cmd.admin.settings.opt.time.description"),
+        duration=_d("cmd.admin.settings.opt.duration.description"),
+        place=_d("cmd.admin.settings.opt.place.description"),
+        place_url=_d("cmd.admin.settings.opt.place_url.description"),
+        offsets=_d("cmd.admin.settings.opt.offsets.description"),
+        language=_d("cmd.admin.settings.opt.language.description"),
+        first_session=_d("cmd.admin.settings.opt.first_session.description"),
+    )
+    @app_commands.choices(weekday=WEEKDAY_CHOICES)
+    @app_commands.choices(language=LANGUAGE_CHOICES)
+    async def settings(
+        self,
+        interaction: Interaction,
+        channel: discord.TextChannel | None = None,
+        role: discord.Role | None = None,
+        clear_role: bool = False,
+        admin_role: discord.Role | None = None,
+        weekday: int | None = None,
+        time: str | None = None,
+        duration: int | None = None,
+        place: str | None = None,
+        place_url: str | None = None,
+        offsets: str | None = None,
+        language: str | None = None,
+        first_session: str | None = None,
+    ) -> None:
+        snap = _glue.require_admin(interaction)
+        change = SettingsChange(
+            channel_id=channel.id if channel else None,
+            ping_role_id=role.id if role else None,
+            clear_ping_role=clear_role,
+            admin_role_id=admin_role.id if admin_role else None,
+            weekday=weekday,
+            start_time=parse_time(time) if time else None,
+            duration_minutes=duration,
+            place_name=place,
+            place_url=place_url,
+            offsets=parse_offsets(offsets) if offsets is not None else None,
+            locale=language,
+            first_session=parse_date(first_session, field="first_session") if first_session else None,
+        )
+        lang = _glue.lang(interaction, snap)
+        if change.empty():
+            snap_now = _glue.study_for(interaction)
+            await _glue.send(interaction, render_settings(snap_now, lang, changed=False))
+            return
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        await interaction.client.services.settings.update(
+            guild_id=interaction.guild_id, actor=_glue.actor(interaction), change=change
+        )
+        await _glue.send(interaction, render_settings(_glue.study_for(interaction), lang, changed=True))
+
+    @app_commands.command(name="audit", description=_d("cmd.admin.audit.description"))
+    @app_commands.describe(count=_d("cmd.admin.audit.opt.count.description"))
+    async def audit(self, interaction: Interaction, count: app_commands.Range[int, 1, 25] = 10) -> None:
+        snap = _glue.require_admin(interaction)
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        entries = await interaction.client.services.audit.latest(guild_id=interaction.guild_id, limit=count)
+        await _glue.send(interaction, render_audit(entries, _glue.lang(interaction, snap)))
+
+    # --- reminders ----------------------------------------------------------------------------------
+    @reminders.command(name="status", description=_d("cmd.admin.reminders.status.description"))
+    async def reminders_status(self, interaction: Interaction) -> None:
+        snap = _glue.require_admin(interaction)
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        reply = await interaction.client.reminders.status_reply(snap, _glue.lang(interaction, snap))
+        await _glue.send(interaction, reply)
+
+    @reminders.command(name="pause", description=_d("cmd.admin.reminders.pause.description"))
+    async def reminders_pause(self, interaction: Interaction) -> None:
+        snap = _glue.require_admin(interaction)
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        await interaction.client.services.settings.set_paused(
+            guild_id=interaction.guild_id, actor=_glue.actor(interaction), paused=True
+        )
+        await _glue.send(interaction, render_done(_glue.lang(interaction, snap), "reminders.paused"))
+
+    @reminders.command(name="resume", description=_d("cmd.admin.reminders.resume.description"))
+    async def reminders_resume(self, interaction: Interaction) -> None:
+        snap = _glue.require_admin(interaction)
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        await interaction.client.services.settings.set_paused(
+            guild_id=interaction.guild_id, actor=_glue.actor(interaction), paused=False
+        )
+        await _glue.send(interaction, render_done(_glue.lang(interaction, snap), "reminders.resumed"))
+
+    @reminders.command(name="preview", description=_d("cmd.admin.reminders.preview.description"))
+    async def reminders_preview(self, interaction: Interaction) -> None:
+        snap = _glue.require_admin(interaction)
+        reply = interaction.client.reminders.preview_reply(snap, _glue.lang(interaction, snap))
+        reply.ephemeral = True
+        await _glue.send(interaction, reply)
+
+
+class AdminCog(commands.Cog):
+    def __init__(self, bot: StudyBot) -> None:
+        self.bot = bot
+
+
+async def setup(bot: StudyBot) -> None:
+    await bot.add_cog(AdminCog(bot))
+    bot.tree.add_command(AdminGroup())

@@ -1,0 +1,5 @@
+"""The roster feature: /roster."""
+
+from bot.exts.roster._cog import setup
+
+__all__ = ["setup"]

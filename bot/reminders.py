@@ -1,0 +1,346 @@
+"""The reminder runner: turns the pure plan into jobs, claims deliveries, and paces the sends.
+
+* APScheduler (3.11, AsyncIOScheduler, in-memory) holds one derived job per study — "wake at the next due
+  time" — carrying only the study id; the database stays the source of truth. Jobs are re-armed after
+  every run and after every change that affects timing (`on_study_changed`).
+* Each wake-up asks the pure core which deliveries are due (`decide_due`), records the missed ones,
+  claims the rest in the ledger, and queues them.
+* One queue paces every send under Discord's global limit (50 requests/s per bot), so 1,000 studies due
+  in the same minute go out at the rate-limit floor instead of tripping 429s.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time as monotonic_time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.date import DateTrigger
+
+from bot.clock import Clock
+from bot.core.model import StudySnapshot
+from bot.core.reminders import Decision, PlannedDelivery, decide_due, next_due, nonce_for, plan_deliveries
+from bot.core.schedule import build_schedule, next_session
+from bot.render.embeds import Reply
+from bot.render.reminder import render_cancel_notice, render_reminder, render_status
+from bot.services.directory import StudyDirectory
+from bot.services.ledger import DeliveryLedger
+
+log = logging.getLogger(__name__)
+
+LOOKBACK = timedelta(days=7)  # how far back a restart looks for reminders it may have missed
+HORIZON = timedelta(days=60)  # how far ahead the next wake-up is searched
+RATE_PER_SECOND = 45.0  # below Discord's 50/s global limit, leaving room for command follow-ups
+MAX_ATTEMPTS = 5
+
+
+class PostError(Exception):
+    """Sending failed. `permanent` errors (no access, unknown channel, bad request) are not retried."""
+
+    def __init__(self, message: str, *, permanent: bool, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.permanent = permanent
+        self.retry_after = retry_after
+
+
+class Poster(Protocol):
+    async def post(self, channel_id: int, reply: Reply, *, nonce: str) -> int:
+        """Post `reply` in the channel with `nonce`; return the message id or raise PostError."""
+        ...
+
+    async def find(self, channel_id: int, marker: str) -> int | None:
+        """Id of a recent message of ours whose text contains `marker`, if any."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class QueuedSend:
+    study_id: int
+    delivery_id: int
+    planned: PlannedDelivery
+    late: bool
+    nonce: str
+    attempts: int = 0
+
+
+def reference_for(nonce: str) -> str:
+    """A short marker put in each reminder's footer, so a restart can tell whether it was posted."""
+    return f"ref {nonce[:10]}"
+
+
+class RateGate:
+    """A token bucket shared by every send: at most `rate` starts per second, with no burst beyond 1 s."""
+
+    def __init__(self, rate: float) -> None:
+        self.rate = rate
+        self._next = 0.0
+        self._lock = asyncio.Lock()
+
+    async def wait(self) -> None:
+        async with self._lock:
+            now = monotonic_time.monotonic()
+            start = max(now, self._next)
+            self._next = start + 1.0 / self.rate
+        delay = start - now
+        if delay > 0:
+            await asyncio.sleep(delay)
+
+
+class ReminderRunner:
+    def __init__(
+        self,
+        *,
+        directory: StudyDirectory,
+        ledger: DeliveryLedger,
+        clock: Clock,
+        poster: Poster,
+        rate_per_second: float = RATE_PER_SECOND,
+        backoff_base: float = 1.0,
+        workers: int = 16,
+    ) -> None:
+        self.directory = directory
+        self.ledger = ledger
+        self.clock = clock
+        self.poster = poster
+        self.gate = RateGate(rate_per_second)
+        self.backoff_base = backoff_base
+        self.queue: asyncio.Queue[QueuedSend] = asyncio.Queue()
+        self.scheduler = AsyncIOScheduler(timezone="UTC")
+        self._workers: list[asyncio.Task[None]] = []
+        self._worker_count = workers
+        self._locks: dict[int, asyncio.Lock] = {}
+        self.problems: dict[int, dict[str, str]] = {}
+        self.started = False
+
+    # --- lifecycle --------------------------------------------------------------------------------
+    async def start(self) -> None:
+        """Start the scheduler, finish deliveries a crash left half-done, catch up, arm every study."""
+        if self.started:
+            return
+        self.started = True
+        self.scheduler.start()
+        self._workers = [
+            asyncio.create_task(self._worker(), name=f"reminder-worker-{i}") for i in range(self._worker_count)
+        ]
+        await self.resume_unfinished()
+        for snap in self.directory.all():
+            await self.run_due(snap.id)
+
+    async def stop(self) -> None:
+        if not self.started:
+            return
+        self.started = False
+        self.scheduler.shutdown(wait=False)
+        for task in self._workers:
+            task.cancel()
+        await asyncio.gather(*self._workers, return_exceptions=True)
+        self._workers = []
+
+    async def drain(self) -> None:
+        """Wait until every queued send has finished (tests and benchmarks use it)."""
+        await self.queue.join()
+
+    async def on_study_changed(self, study_id: int, timing: bool) -> None:
+        if timing and self.started:
+            await self.run_due(study_id)
+
+    # --- planning ---------------------------------------------------------------------------------
+    def plan(self, snap: StudySnapshot, *, since: datetime, until: datetime) -> list[PlannedDelivery]:
+        schedule = build_schedule(snap.recurrence, snap.changes, snap.week_count)
+        return plan_deliveries(schedule, snap.reminder_offsets, since=since, until=until)
+
+    def _since(self, snap: StudySnapshot, now: datetime) -> datetime:
+        since = now - LOOKBACK
+        if snap.created_at is not None and snap.created_at > since:
+            since = snap.created_at
+        return since
+
+    async def upcoming(self, snap: StudySnapshot, count: int = 3) -> list[PlannedDelivery]:
+        now = self.clock.now()
+        planned = self.plan(snap, since=now, until=now + HORIZON)
+        done = {(o, k) for _, o, k in await self.ledger.done_keys(study_id=snap.id, since=now)}
+        return [p for p in planned if p.key not in done][:count]
+
+    async def run_due(self, study_id: int) -> None:
+        """Decide everything due for one study now, then arm its next wake-up."""
+        lock = self._locks.setdefault(study_id, asyncio.Lock())
+        async with lock:
+            snap = self.directory.by_id(study_id)
+            if snap is None:
+                self._disarm(study_id)
+                return
+            now = self.clock.now()
+            since = self._since(snap, now)
+            planned = self.plan(snap, since=since, until=now + timedelta(seconds=1))
+            done = {(o, k) for _, o, k in await self.ledger.done_keys(study_id=study_id, since=since)}
+            for delivery, decision in decide_due(planned, done=done, now=now):
+                reason = self._blocker(snap)
+                if decision is Decision.MISSED or reason:
+                    if reason:
+                        why = reason
+                    elif delivery.occurrence <= now:
+                        why = "session already started"
+                    else:
+                        why = "superseded by a later reminder"
+                    await self.ledger.record_missed(study_id=study_id, planned=delivery, reason=why)
+                    continue
+                late = decision is Decision.SEND_LATE
+                row = await self.ledger.claim(study_id=study_id, planned=delivery, late=late)
+                if row is not None:
+                    await self.queue.put(QueuedSend(study_id, row.id, delivery, late, row.nonce))
+            self._arm(snap, planned_done=done)
+
+    def _blocker(self, snap: StudySnapshot) -> str:
+        if snap.paused:
+            return "reminders paused"
+        if not snap.reminder_channel_id:
+            return "no reminder channel set"
+        return ""
+
+    def _arm(self, snap: StudySnapshot, *, planned_done: set[tuple[datetime, str]]) -> None:
+        if not self.started:
+            return
+        now = self.clock.now()
+        upcoming = next_due(self.plan(snap, since=now, until=now + HORIZON), done=planned_done, now=now)
+        job_id = f"study:{snap.id}"
+        if upcoming is None:
+            self._disarm(snap.id)
+            return
+        # misfire_grace_time=None: a wake-up that fires late (loop busy, machine asleep) still runs; the
+        # pure core then decides whether the reminder is sent, sent late or recorded as missed — nothing is
+        # dropped silently. coalesce=True: several missed fire times collapse into one run_due call.
+        self.scheduler.add_job(
+            self.run_due,
+            trigger=DateTrigger(run_date=self.clock.to_real(upcoming.due)),
+            args=[snap.id],
+            id=job_id,
+            replace_existing=True,
+            misfire_grace_time=None,
+            coalesce=True,
+        )
+
+    def _disarm(self, study_id: int) -> None:
+        job = self.scheduler.get_job(f"study:{study_id}")
+        if job is not None:
+            job.remove()
+
+    def next_wakeup(self, study_id: int) -> datetime | None:
+        job = self.scheduler.get_job(f"study:{study_id}")
+        return None if job is None else job.next_run_time
+
+    async def rearm_all(self) -> None:
+        """Re-arm every study (after the clock was moved, e.g. the console's fast-forward)."""
+        for snap in self.directory.all():
+            await self.run_due(snap.id)
+
+    # --- sending ----------------------------------------------------------------------------------
+    async def resume_unfinished(self) -> None:
+        """Rows left `claimed` by a crash: posted already (found by marker) → mark; else send with the same nonce."""
+        now = self.clock.now()
+        for row in await self.ledger.unfinished():
+            snap = self.directory.by_id(row.study_id)
+            if snap is None or not snap.reminder_channel_id:
+                await self.ledger.mark_failed(row.id, error="study or channel gone", attempts=row.attempts)
+                continue
+            try:
+                found = await self.poster.find(snap.reminder_channel_id, reference_for(row.nonce))
+            except PostError as exc:
+                found = None
+                log.warning("could not read channel history for delivery %s: %s", row.id, exc)
+            if found is not None:
+                await self.ledger.mark_sent(row.id, message_id=found, attempts=row.attempts)
+                continue
+            if row.occurrence <= now:
+                await self.ledger.mark_failed(
+                    row.id, error="interrupted; the session started before it could be confirmed", attempts=row.attempts
+                )
+                continue
+            planned = self._replan(snap, row.occurrence, row.kind)
+            if planned is None:
+                await self.ledger.mark_failed(row.id, error="session no longer scheduled", attempts=row.attempts)
+                continue
+            await self.queue.put(QueuedSend(row.study_id, row.id, planned, row.late, row.nonce, row.attempts))
+
+    def _replan(self, snap: StudySnapshot, occurrence: datetime, kind: str) -> PlannedDelivery | None:
+        for planned in self.plan(snap, since=occurrence - timedelta(days=15), until=occurrence + timedelta(days=1)):
+            if planned.occurrence == occurrence and planned.kind == kind:
+                return planned
+        return None
+
+    def render(self, snap: StudySnapshot, planned: PlannedDelivery, *, late: bool, nonce: str) -> Reply:
+        now = self.clock.now()
+        if planned.is_cancel_notice:
+            schedule = build_schedule(snap.recurrence, snap.changes, snap.week_count)
+            return render_cancel_notice(
+                snap,
+                planned.session,
+                following=next_session(schedule, planned.occurrence),
+                now=now,
+                reference=reference_for(nonce),
+            )
+        return render_reminder(snap, planned, now=now, late=late, reference=reference_for(nonce))
+
+    async def _worker(self) -> None:
+        while True:
+            item = await self.queue.get()
+            try:
+                await self._deliver(item)
+            except Exception:
+                log.exception("delivery %s crashed", item.delivery_id)
+            finally:
+                self.queue.task_done()
+
+    async def _deliver(self, item: QueuedSend) -> None:
+        attempts = item.attempts
+        while True:
+            snap = self.directory.by_id(item.study_id)
+            if snap is None or not snap.reminder_channel_id:
+                await self.ledger.mark_failed(item.delivery_id, error="study or channel gone", attempts=attempts)
+                return
+            reply = self.render(snap, item.planned, late=item.late, nonce=item.nonce)
+            await self.gate.wait()
+            attempts += 1
+            try:
+                message_id = await self.poster.post(snap.reminder_channel_id, reply, nonce=item.nonce)
+            except PostError as exc:
+                if exc.permanent or attempts >= MAX_ATTEMPTS:
+                    log.warning("delivery %s failed for good after %s attempts: %s", item.delivery_id, attempts, exc)
+                    await self.ledger.mark_failed(item.delivery_id, error=str(exc), attempts=attempts)
+                    return
+                await self.ledger.attempt(item.delivery_id, attempts=attempts, error=str(exc))
+                delay = exc.retry_after if exc.retry_after is not None else self.backoff_base * 2 ** (attempts - 1)
+                await asyncio.sleep(min(delay, 60.0))
+                continue
+            await self.ledger.mark_sent(item.delivery_id, message_id=message_id, attempts=attempts)
+            return
+
+    # --- admin views ------------------------------------------------------------------------------
+    async def status_reply(self, snap: StudySnapshot, lang: str) -> Reply:
+        upcoming = await self.upcoming(snap, 3)
+        deliveries = await self.ledger.latest(study_id=snap.id, limit=8)
+        problems = list(self.problems.get(snap.id, {}).values())
+        return render_status(snap, lang, upcoming=upcoming, deliveries=deliveries, problems=problems)
+
+    def preview_reply(self, snap: StudySnapshot, lang: str) -> Reply:
+        """The next reminder exactly as it would be posted (but never pinging: it is only a preview)."""
+        from bot.i18n import t
+
+        now = self.clock.now()
+        planned = self.plan(snap, since=now, until=now + HORIZON)
+        if not planned:
+            return Reply(content=t(lang, "reminders.none_planned"), ephemeral=True)
+        first = planned[0]
+        reply = self.render(snap, first, late=False, nonce=nonce_for(snap.id, first.occurrence, first.kind))
+        header = t(lang, "reminders.preview_header", when=f"<t:{int(first.due.timestamp())}:F>")
+        return Reply(content=header + "\n" + reply.content, embeds=reply.embeds, ephemeral=True)
+
+    def note_problem(self, study_id: int, key: str, text: str | None) -> None:
+        bucket = self.problems.setdefault(study_id, {})
+        if text is None:
+            bucket.pop(key, None)
+        else:
+            bucket[key] = text

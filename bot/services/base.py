@@ -1,0 +1,81 @@
+"""What every service shares: the session factory, the clock, the snapshot directory, and the audit trail."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.clock import Clock
+from bot.core.model import StudySnapshot
+from bot.db import models as db
+from bot.db.repositories import AuditRepository, StudyRepository
+from bot.errors import UserError
+from bot.services.directory import StudyDirectory
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    """Who asked for a change: a Discord user, or the command line (user_id None)."""
+
+    user_id: int | None
+    name: str
+
+    @classmethod
+    def cli(cls) -> Actor:
+        return cls(None, "studybot cli")
+
+
+class Service:
+    def __init__(
+        self, *, sessionmaker: async_sessionmaker[AsyncSession], clock: Clock, directory: StudyDirectory
+    ) -> None:
+        self.sessionmaker = sessionmaker
+        self.clock = clock
+        self.directory = directory
+
+    def snapshot(self, guild_id: int | None) -> StudySnapshot:
+        snap = self.directory.by_guild(guild_id)
+        if snap is None:
+            raise UserError("error.no_study")
+        return snap
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncSession]:
+        """One transaction: committed when the block ends normally, rolled back on any exception."""
+        async with self.sessionmaker() as session, session.begin():
+            yield session
+
+    async def load_study(self, session: AsyncSession, guild_id: int | None) -> db.Study:
+        study = None if guild_id is None else await StudyRepository.by_guild(session, guild_id=guild_id)
+        if study is None:
+            raise UserError("error.no_study")
+        return study
+
+    def audit(
+        self,
+        session: AsyncSession,
+        *,
+        study: db.Study,
+        actor: Actor,
+        action: str,
+        target: str,
+        before: Any,
+        after: Any,
+    ) -> None:
+        now = self.clock.now()
+        study.updated_at = now
+        AuditRepository.add(
+            session,
+            study_id=study.id,
+            actor_id=actor.user_id,
+            actor_name=actor.name,
+            action=action,
+            target=target,
+            before=before,
+            after=after,
+            at=now,
+        )

@@ -1,0 +1,205 @@
+"""The in-memory directory of study snapshots that read-only commands answer from.
+
+Reads are served from memory (a command is answered without touching the database); every write goes
+through a service, which calls `changed()` after its transaction commits, so the snapshot is refreshed and
+listeners (the reminder scheduler, the Discord event sync) rebuild what depends on it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import UTC, date, datetime, time, timedelta
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.core import model
+from bot.db import models as db
+from bot.db.repositories import (
+    CurriculumRepository,
+    MemberRepository,
+    SessionChangeRepository,
+    StudyRepository,
+)
+
+log = logging.getLogger(__name__)
+
+Listener = Callable[[int, bool], Awaitable[None]]
+
+
+def offsets_from_db(text: str) -> tuple[timedelta, ...]:
+    return tuple(timedelta(minutes=int(part)) for part in text.split(",") if part.strip())
+
+
+def offsets_to_db(offsets: Sequence[timedelta]) -> str:
+    return ",".join(str(int(o.total_seconds() // 60)) for o in offsets)
+
+
+def parse_hhmm(text: str) -> time:
+    hours, minutes = text.split(":")
+    return time(int(hours), int(minutes))
+
+
+def _material(row: db.Material) -> model.Material:
+    try:
+        kind = model.MaterialKind(row.kind)
+    except ValueError:
+        kind = model.MaterialKind.LINK
+    return model.Material(
+        title=row.title, url=row.url, kind=kind, title_en=row.title_en, position=row.position, id=row.id
+    )
+
+
+def build_snapshot(
+    study: db.Study,
+    members: Sequence[db.Member],
+    weeks: Sequence[db.CurriculumWeek],
+    materials: Sequence[db.Material],
+    changes: Sequence[db.SessionChange],
+) -> model.StudySnapshot:
+    by_week: dict[int | None, list[model.Material]] = defaultdict(list)
+    for row in materials:
+        by_week[row.week_id].append(_material(row))
+    return model.StudySnapshot(
+        id=study.id,
+        guild_id=study.guild_id,
+        name=study.name,
+        locale=study.locale,
+        recurrence=model.Recurrence(
+            weekday=study.weekday,
+            start_time=parse_hhmm(study.start_time),
+            duration=timedelta(minutes=study.duration_minutes),
+            timezone=study.timezone,
+            first_date=study.first_session,
+        ),
+        place=model.Place(study.location_name, study.location_url),
+        reminder_channel_id=study.reminder_channel_id,
+        ping_role_id=study.ping_role_id,
+        admin_role_id=study.admin_role_id,
+        reminder_offsets=offsets_from_db(study.reminder_offsets),
+        paused=study.paused,
+        members=tuple(
+            model.Member(
+                name=m.name,
+                role=model.MemberRole(m.role),
+                discord_user_id=m.discord_user_id,
+                github=m.github,
+                blog=m.blog,
+                active=m.active,
+                id=m.id,
+            )
+            for m in members
+        ),
+        weeks=tuple(
+            model.Week(
+                number=w.number,
+                title=w.title,
+                title_en=w.title_en,
+                notes=w.notes,
+                materials=tuple(by_week.get(w.id, ())),
+            )
+            for w in weeks
+        ),
+        resources=tuple(by_week.get(None, ())),
+        changes=tuple(
+            model.SessionChange(
+                original_date=c.original_date, cancelled=c.cancelled, moved_to=c.moved_to, reason=c.reason
+            )
+            for c in changes
+        ),
+        created_at=study.created_at,
+        extra={"description": study.description},
+    )
+
+
+class StudyDirectory:
+    """Snapshots of every study, by guild and by id."""
+
+    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+        self._sessionmaker = sessionmaker
+        self._by_id: dict[int, model.StudySnapshot] = {}
+        self._by_guild: dict[int, model.StudySnapshot] = {}
+        self._listeners: list[Listener] = []
+
+    def subscribe(self, listener: Listener) -> None:
+        """`listener(study_id, timing_changed)` runs after every refresh."""
+        self._listeners.append(listener)
+
+    def by_guild(self, guild_id: int | None) -> model.StudySnapshot | None:
+        return None if guild_id is None else self._by_guild.get(guild_id)
+
+    def by_id(self, study_id: int) -> model.StudySnapshot | None:
+        return self._by_id.get(study_id)
+
+    def all(self) -> list[model.StudySnapshot]:
+        return list(self._by_id.values())
+
+    async def load_all(self) -> None:
+        """Load every study with five queries in all, whatever the number of studies."""
+        async with self._sessionmaker() as session:
+            studies = await StudyRepository.all(session)
+            members = await MemberRepository.for_study(session)
+            weeks = await CurriculumRepository.weeks(session)
+            materials = await CurriculumRepository.materials(session)
+            changes = await SessionChangeRepository.for_study(session)
+        grouped: dict[str, dict[int, list[object]]] = {
+            name: defaultdict(list) for name in ("members", "weeks", "materials", "changes")
+        }
+        for m in members:
+            grouped["members"][m.study_id].append(m)
+        for w in weeks:
+            grouped["weeks"][w.study_id].append(w)
+        for mat in materials:
+            grouped["materials"][mat.study_id].append(mat)
+        for c in changes:
+            grouped["changes"][c.study_id].append(c)
+        self._by_id.clear()
+        self._by_guild.clear()
+        for study in studies:
+            snap = build_snapshot(
+                study,
+                grouped["members"][study.id],  # type: ignore[arg-type]
+                grouped["weeks"][study.id],  # type: ignore[arg-type]
+                grouped["materials"][study.id],  # type: ignore[arg-type]
+                grouped["changes"][study.id],  # type: ignore[arg-type]
+            )
+            self._store(snap)
+
+    async def refresh(self, study_id: int) -> model.StudySnapshot | None:
+        async with self._sessionmaker() as session:
+            study = await StudyRepository.get(session, study_id=study_id)
+            if study is None:
+                old = self._by_id.pop(study_id, None)
+                if old is not None:
+                    self._by_guild.pop(old.guild_id, None)
+                return None
+            snap = build_snapshot(
+                study,
+                await MemberRepository.for_study(session, study_id=study_id),
+                await CurriculumRepository.weeks(session, study_id=study_id),
+                await CurriculumRepository.materials(session, study_id=study_id),
+                await SessionChangeRepository.for_study(session, study_id=study_id),
+            )
+        old = self._by_id.get(study_id)
+        if old is not None and old.guild_id != snap.guild_id:
+            self._by_guild.pop(old.guild_id, None)
+        self._store(snap)
+        return snap
+
+    async def changed(self, study_id: int, *, timing: bool) -> None:
+        """Refresh after a committed write and tell the listeners (timing=True when reminders may move)."""
+        await self.refresh(study_id)
+        for listener in self._listeners:
+            try:
+                await listener(study_id, timing)
+            except Exception:
+                log.exception("listener failed after change of study %s", study_id)
+
+    def _store(self, snap: model.StudySnapshot) -> None:
+        self._by_id[snap.id] = snap
+        self._by_guild[snap.guild_id] = snap
+
+
+def utc_today(now: datetime) -> date:
+    return now.astimezone(UTC).date()

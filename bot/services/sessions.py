@@ -1,0 +1,126 @@
+"""Session use cases: cancel, move or restore one session (named by its regular date)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from bot.core.schedule import Session, build_schedule, session_on
+from bot.core.validation import REASON_MAX, clean_text
+from bot.db import models as db
+from bot.db.repositories import SessionChangeRepository
+from bot.errors import UserError
+from bot.services.base import Actor, Service
+
+
+def change_state(change: db.SessionChange | None) -> dict[str, Any] | None:
+    if change is None:
+        return None
+    return {
+        "cancelled": change.cancelled,
+        "moved_to": change.moved_to.isoformat() if change.moved_to else None,
+        "reason": change.reason,
+    }
+
+
+class SessionService(Service):
+    def _slot(self, guild_id: int | None, day: date) -> Session:
+        snap = self.snapshot(guild_id)
+        schedule = build_schedule(snap.recurrence, snap.changes, snap.week_count)
+        slot = session_on(schedule, day)
+        if slot is None:
+            dates = ", ".join(s.original_date.isoformat() for s in schedule if s.end > self.clock.now())[:300]
+            raise UserError("session.not_a_session", date=day.isoformat(), dates=dates or "-")
+        if slot.end <= self.clock.now() and (slot.start <= self.clock.now()):
+            raise UserError("session.past", date=day.isoformat())
+        return slot
+
+    async def cancel(self, *, guild_id: int | None, actor: Actor, day: date, reason: str = "") -> Session:
+        slot = self._slot(guild_id, day)
+        if slot.cancelled:
+            raise UserError("session.already_cancelled", date=day.isoformat())
+        why = clean_text(reason, field="reason", limit=REASON_MAX) if reason.strip() else ""
+        async with self.transaction() as session:
+            study = await self.load_study(session, guild_id)
+            change = await SessionChangeRepository.on(session, study_id=study.id, original_date=day)
+            before = change_state(change)
+            if change is None:
+                change = db.SessionChange(study_id=study.id, original_date=day, created_at=self.clock.now())
+                session.add(change)
+            change.cancelled = True
+            change.moved_to = None
+            change.reason = why
+            self.audit(
+                session,
+                study=study,
+                actor=actor,
+                action="session.cancel",
+                target=day.isoformat(),
+                before=before,
+                after=change_state(change),
+            )
+            study_id = study.id
+        await self.directory.changed(study_id, timing=True)
+        return slot
+
+    async def move(
+        self,
+        *,
+        guild_id: int | None,
+        actor: Actor,
+        day: date,
+        new_day: date,
+        new_time: time | None = None,
+        reason: str = "",
+    ) -> datetime:
+        self._slot(guild_id, day)
+        snap = self.snapshot(guild_id)
+        start_time = new_time or snap.recurrence.start_time
+        moved_to = datetime.combine(new_day, start_time, tzinfo=ZoneInfo(snap.recurrence.timezone))
+        if moved_to <= self.clock.now():
+            raise UserError("session.move_in_past", when=moved_to.strftime("%Y-%m-%d %H:%M"))
+        why = clean_text(reason, field="reason", limit=REASON_MAX) if reason.strip() else ""
+        async with self.transaction() as session:
+            study = await self.load_study(session, guild_id)
+            change = await SessionChangeRepository.on(session, study_id=study.id, original_date=day)
+            before = change_state(change)
+            if change is None:
+                change = db.SessionChange(study_id=study.id, original_date=day, created_at=self.clock.now())
+                session.add(change)
+            change.cancelled = False
+            change.moved_to = moved_to
+            change.reason = why
+            self.audit(
+                session,
+                study=study,
+                actor=actor,
+                action="session.move",
+                target=day.isoformat(),
+                before=before,
+                after=change_state(change),
+            )
+            study_id = study.id
+        await self.directory.changed(study_id, timing=True)
+        return moved_to
+
+    async def restore(self, *, guild_id: int | None, actor: Actor, day: date) -> None:
+        self._slot(guild_id, day)
+        async with self.transaction() as session:
+            study = await self.load_study(session, guild_id)
+            change = await SessionChangeRepository.on(session, study_id=study.id, original_date=day)
+            if change is None:
+                raise UserError("session.nothing_to_restore", date=day.isoformat())
+            before = change_state(change)
+            await session.delete(change)
+            self.audit(
+                session,
+                study=study,
+                actor=actor,
+                action="session.restore",
+                target=day.isoformat(),
+                before=before,
+                after=None,
+            )
+            study_id = study.id
+        await self.directory.changed(study_id, timing=True)

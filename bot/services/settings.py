@@ -1,0 +1,129 @@
+"""Study settings: reminder channel and role, weekly time, place, offsets, language; pause and resume."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, time, timedelta
+from typing import Any
+
+from bot.core.validation import clean_text, clean_url, format_offset
+from bot.db import models as db
+from bot.errors import UserError
+from bot.services.base import Actor, Service
+from bot.services.directory import offsets_to_db
+
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+
+
+@dataclass(frozen=True, slots=True)
+class SettingsChange:
+    """What `/admin settings` may change; None leaves a value as it is."""
+
+    channel_id: int | None = None
+    ping_role_id: int | None = None
+    clear_ping_role: bool = False
+    admin_role_id: int | None = None
+    weekday: int | None = None
+    start_time: time | None = None
+    duration_minutes: int | None = None
+    place_name: str | None = None
+    place_url: str | None = None
+    offsets: tuple[timedelta, ...] | None = None
+    locale: str | None = None
+    first_session: date | None = None
+
+    def empty(self) -> bool:
+        return not self.clear_ping_role and all(
+            getattr(self, name) is None for name in self.__slots__ if name != "clear_ping_role"
+        )
+
+
+def settings_state(study: db.Study) -> dict[str, Any]:
+    return {
+        "channel": study.reminder_channel_id,
+        "ping_role": study.ping_role_id,
+        "admin_role": study.admin_role_id,
+        "weekday": WEEKDAYS[study.weekday],
+        "start_time": study.start_time,
+        "duration": study.duration_minutes,
+        "place": study.location_name,
+        "place_url": study.location_url,
+        "offsets": study.reminder_offsets,
+        "locale": study.locale,
+        "first_session": study.first_session.isoformat(),
+        "paused": study.paused,
+    }
+
+
+class SettingsService(Service):
+    async def update(self, *, guild_id: int | None, actor: Actor, change: SettingsChange) -> dict[str, Any]:
+        if change.empty():
+            raise UserError("settings.nothing_to_change")
+        place_name = clean_text(change.place_name, field="place", limit=100) if change.place_name else None
+        place_url = clean_url(change.place_url, field="place_url") if change.place_url else None
+        if change.duration_minutes is not None and not 1 <= change.duration_minutes <= 1440:
+            raise UserError("settings.bad_duration", value=change.duration_minutes)
+        if change.locale is not None and change.locale not in ("ko", "en"):
+            raise UserError("settings.bad_locale", value=change.locale)
+        async with self.transaction() as session:
+            study = await self.load_study(session, guild_id)
+            before = settings_state(study)
+            if change.channel_id is not None:
+                study.reminder_channel_id = change.channel_id
+            if change.clear_ping_role:
+                study.ping_role_id = None
+            elif change.ping_role_id is not None:
+                study.ping_role_id = change.ping_role_id
+            if change.admin_role_id is not None:
+                study.admin_role_id = change.admin_role_id
+            if change.weekday is not None:
+                study.weekday = change.weekday
+            if change.start_time is not None:
+                study.start_time = change.start_time.strftime("%H:%M")
+            if change.duration_minutes is not None:
+                study.duration_minutes = change.duration_minutes
+            if place_name is not None:
+                study.location_name = place_name
+            if place_url is not None:
+                study.location_url = place_url
+            if change.offsets is not None:
+                study.reminder_offsets = offsets_to_db(change.offsets)
+            if change.locale is not None:
+                study.locale = change.locale
+            if change.first_session is not None:
+                study.first_session = change.first_session
+            after = settings_state(study)
+            self.audit(
+                session,
+                study=study,
+                actor=actor,
+                action="settings.update",
+                target="settings",
+                before=before,
+                after=after,
+            )
+            study_id = study.id
+        await self.directory.changed(study_id, timing=True)
+        return after
+
+    async def set_paused(self, *, guild_id: int | None, actor: Actor, paused: bool) -> None:
+        async with self.transaction() as session:
+            study = await self.load_study(session, guild_id)
+            if study.paused == paused:
+                raise UserError("reminders.already_paused" if paused else "reminders.not_paused")
+            study.paused = paused
+            self.audit(
+                session,
+                study=study,
+                actor=actor,
+                action="reminders.pause" if paused else "reminders.resume",
+                target="reminders",
+                before={"paused": not paused},
+                after={"paused": paused},
+            )
+            study_id = study.id
+        await self.directory.changed(study_id, timing=True)
+
+
+def describe_offsets(offsets: tuple[timedelta, ...]) -> str:
+    return ", ".join(format_offset(o) for o in offsets)

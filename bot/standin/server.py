@@ -1,0 +1,494 @@
+"""The Discord stand-in server: one object that runs REST + Gateway on 127.0.0.1 and is driven by tests/consoles."""
+
+from __future__ import annotations
+
+import re
+import socket
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from types import TracebackType
+from typing import Any, Self
+
+from aiohttp import web
+
+from . import routes_app, routes_core, routes_events
+from .faults import Faults, RouteStats
+from .gateway import DispatchRecord, Gateway
+from .interactions import (
+    InteractionHandle,
+    Notifier,
+    Resolver,
+    build_options,
+    component_data,
+    interaction_base,
+    nest_options,
+)
+from .messages import AttachmentStore, new_message
+from .payloads import channel_payload, command_payload, guild_payload, member_payload, message_payload
+from .rest import RestApi, Router
+from .state import (
+    Application,
+    Channel,
+    CommandRecord,
+    Guild,
+    Json,
+    Member,
+    MessageRecord,
+    Overwrite,
+    Perm,
+    RequestRecord,
+    World,
+)
+
+DEFAULT_TOKEN = "standin-bot-token"
+
+
+@dataclass(frozen=True)
+class DefaultWorld:
+    """Ids of the world a fresh stand-in starts with."""
+
+    application_id: int
+    bot_user_id: int
+    token: str
+    guild_id: int
+    channel_id: int
+    voice_channel_id: int
+    everyone_role_id: int
+    admin_role_id: int
+    study_role_id: int
+    bot_role_id: int
+    owner_user_id: int
+    admin_user_id: int
+    member_user_id: int
+
+
+class StandIn:
+    """A local Discord (REST v10 + Gateway v10) good enough for the real discord.py to log in, sync and answer."""
+
+    def __init__(
+        self,
+        *,
+        token: str = DEFAULT_TOKEN,
+        app_name: str = "studybot",
+        heartbeat_interval_ms: int = 41_250,
+        interaction_deadline: float = 3.0,
+        token_lifetime: float = 15 * 60.0,
+        nonce_window: float = 5 * 60.0,
+        global_rate_limit: int | None = None,
+        max_scheduled_events: int = 100,
+        clock: Callable[[], datetime] | None = None,
+        seed: bool = True,
+        host: str = "127.0.0.1",
+    ) -> None:
+        self.world = World(clock=clock)
+        self.notifier = Notifier()
+        self.faults = Faults()
+        if global_rate_limit:
+            self.faults.set_global_limit(global_rate_limit)
+        self.attachments = AttachmentStore()
+        self.interaction_deadline = interaction_deadline
+        self.token_lifetime = token_lifetime
+        self.nonce_window = nonce_window
+        self.max_scheduled_events = max_scheduled_events
+        self.nonce_hits = 0
+        self.sync_history: list[tuple[int | None, list[str]]] = []
+        self.interactions: dict[int, InteractionHandle] = {}
+        self.interactions_by_token: dict[str, InteractionHandle] = {}
+        self.host = host
+        self.port = 0
+        self.gateway = Gateway(
+            self.world,
+            url=lambda: self.gateway_url,
+            heartbeat_interval_ms=heartbeat_interval_ms,
+            on_change=self.notifier.notify,
+        )
+        router = Router()
+        routes_core.register(router, self)
+        routes_app.register(router, self)
+        routes_events.register(router, self)
+        self.rest = RestApi(self.world, self.faults, router, self.notifier.notify)
+        owner = self.world.add_user(username="owner")
+        self.app: Application = self.world.add_application(name=app_name, owner=owner, token=token)
+        self.defaults: DefaultWorld | None = self._seed(owner.id) if seed else None
+        self._runner: web.AppRunner | None = None
+
+    # -- lifecycle -----------------------------------------------------------------------------------
+
+    @property
+    def origin(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def api_base_url(self) -> str:
+        """E.g. http://127.0.0.1:PORT/api/v10 — what discord.http.Route.BASE must be."""
+        return f"{self.origin}/api/v10"
+
+    @property
+    def gateway_url(self) -> str:
+        """E.g. ws://127.0.0.1:PORT/ — what DiscordWebSocket.DEFAULT_GATEWAY must be (also resume_gateway_url)."""
+        return f"ws://{self.host}:{self.port}/"
+
+    async def start(self) -> None:
+        """Bind host:0 (a free port) and serve REST under /api/v{n}/ and the gateway at /."""
+        app = web.Application(client_max_size=64 * 1024 * 1024)
+        app.router.add_route("*", r"/api/v{version:\d+}/{tail:.*}", self.rest.handle)
+        app.router.add_route("*", "/api/{tail:.*}", self.rest.handle)
+        app.router.add_get("/attachments/{channel}/{attachment}/{filename}", self._serve_attachment)
+        app.router.add_get("/", self.gateway.handle)
+        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
+        await self._runner.setup()
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((self.host, 0))
+        self.port = sock.getsockname()[1]
+        self.attachments.origin = self.origin
+        await web.SockSite(self._runner, sock).start()
+
+    async def stop(self) -> None:
+        """Close gateway connections (1001) and the HTTP server."""
+        if self._runner is None:
+            return
+        await self.gateway.close_all(code=1001)
+        await self._runner.cleanup()
+        self._runner = None
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.stop()
+
+    async def _serve_attachment(self, request: web.Request) -> web.StreamResponse:
+        upload = self.attachments.files.get(int(request.match_info["attachment"]))
+        if upload is None:
+            raise web.HTTPNotFound()
+        return web.Response(body=upload.content, content_type="application/octet-stream")
+
+    # -- building the world --------------------------------------------------------------------------
+
+    def _seed(self, owner_id: int) -> DefaultWorld:
+        guild_id = self.add_guild(name="Study Group", owner_id=owner_id)
+        guild = self.world.guilds[guild_id]
+        channel_id = self.add_channel(guild_id, "general")
+        voice_id = self.add_channel(guild_id, "study-room", type=2)
+        admin_role = self.add_role(guild_id, "Admin", permissions=Perm.ADMINISTRATOR)
+        study_role = self.add_role(guild_id, "Study", mentionable=False)
+        admin = self.add_member(guild_id, name="admin", roles=[admin_role, study_role])
+        member = self.add_member(guild_id, name="member", roles=[study_role])
+        bot_role = next(r.id for r in guild.roles.values() if r.bot_id == self.app.bot.id)
+        return DefaultWorld(
+            application_id=self.app.id,
+            bot_user_id=self.app.bot.id,
+            token=self.app.token,
+            guild_id=guild_id,
+            channel_id=channel_id,
+            voice_channel_id=voice_id,
+            everyone_role_id=guild_id,
+            admin_role_id=admin_role,
+            study_role_id=study_role,
+            bot_role_id=bot_role,
+            owner_user_id=owner_id,
+            admin_user_id=admin,
+            member_user_id=member,
+        )
+
+    def add_user(self, name: str, *, user_id: int | None = None) -> int:
+        return self.world.add_user(user_id=user_id, username=name).id
+
+    def add_application(self, name: str, *, token: str | None = None) -> Application:
+        """Another bot (own token, commands and sessions), e.g. a bare bot next to the real one."""
+        return self.world.add_application(name=name, owner=self.app.owner, token=token)
+
+    def add_guild(
+        self, guild_id: int | None = None, *, name: str = "Guild", owner_id: int | None = None, locale: str = "en-US"
+    ) -> int:
+        """A guild with @everyone (id = guild id) and every application's bot as a member (+ its managed role)."""
+        owner = self.world.users[owner_id] if owner_id is not None else self.app.owner
+        guild = self.world.add_guild(guild_id=guild_id, name=name, owner=owner, locale=locale)
+        self._dispatch_guild_create(guild)
+        return guild.id
+
+    def add_channel(
+        self,
+        guild_id: int,
+        name: str,
+        *,
+        type: int = 0,
+        topic: str | None = None,
+        parent_id: int | None = None,
+        overwrites: Iterable[Overwrite] = (),
+    ) -> int:
+        guild = self.world.guilds[guild_id]
+        channel = self.world.add_channel(guild, name=name, type=type, topic=topic, parent_id=parent_id,
+                                         overwrites=overwrites)  # fmt: skip
+        self.gateway.dispatch("CHANNEL_CREATE", channel_payload(self.world, channel), guild_id=guild_id)
+        return channel.id
+
+    def add_role(self, guild_id: int, name: str, *, permissions: int = 0, mentionable: bool = False) -> int:
+        guild = self.world.guilds[guild_id]
+        role = self.world.add_role(guild, name=name, permissions=permissions, mentionable=mentionable)
+        data = {"guild_id": str(guild_id), "role": role.payload()}
+        self.gateway.dispatch("GUILD_ROLE_CREATE", data, guild_id=guild_id)
+        return role.id
+
+    def add_member(
+        self,
+        guild_id: int,
+        user_id: int | None = None,
+        *,
+        name: str = "member",
+        roles: Iterable[int] = (),
+        admin: bool = False,
+        permissions: int | None = None,
+        nick: str | None = None,
+    ) -> int:
+        """Add a member (creating the user if needed); `admin` gives an Administrator role, `permissions` a role
+        with exactly those permissions — permissions always come from roles, as on Discord."""
+        guild = self.world.guilds[guild_id]
+        user = self.world.users.get(user_id) if user_id is not None else None
+        if user is None:
+            user = self.world.add_user(user_id=user_id, username=name)
+        role_ids = list(roles)
+        if admin:
+            admin_role = next((r.id for r in guild.roles.values() if r.permissions & Perm.ADMINISTRATOR), None)
+            role_ids.append(admin_role or self.add_role(guild_id, "Admin", permissions=Perm.ADMINISTRATOR))
+        if permissions is not None:
+            role_ids.append(self.add_role(guild_id, f"{name} permissions", permissions=permissions))
+        member = Member(user=user, guild_id=guild_id, roles=role_ids, nick=nick, joined_at=self.world.clock())
+        guild.members[user.id] = member
+        data = {**member_payload(self.world, member), "guild_id": str(guild_id)}
+        self.gateway.dispatch("GUILD_MEMBER_ADD", data, guild_id=guild_id)
+        return user.id
+
+    def set_bot_permissions(self, guild_id: int, permissions: int, *, application: Application | None = None) -> None:
+        """Replace the permissions of the bot's managed role (dispatches GUILD_ROLE_UPDATE)."""
+        app = application or self.app
+        guild = self.world.guilds[guild_id]
+        role = next(r for r in guild.roles.values() if r.bot_id == app.bot.id)
+        role.permissions = permissions
+        self.gateway.dispatch("GUILD_ROLE_UPDATE", {"guild_id": str(guild_id), "role": role.payload()},
+                              guild_id=guild_id)  # fmt: skip
+
+    def set_manage_events(self, guild_id: int, allowed: bool, *, application: Application | None = None) -> None:
+        """Give or take Manage/Create Events from the bot: without it, scheduled-event writes answer 403 (50013)."""
+        app = application or self.app
+        guild = self.world.guilds[guild_id]
+        role = next(r for r in guild.roles.values() if r.bot_id == app.bot.id)
+        bits = Perm.MANAGE_EVENTS | Perm.CREATE_EVENTS
+        self.set_bot_permissions(guild_id, role.permissions | bits if allowed else role.permissions & ~bits,
+                                 application=app)  # fmt: skip
+
+    def _dispatch_guild_create(self, guild: Guild) -> None:
+        if self.gateway.sessions:
+            data = guild_payload(self.world, guild, full=True)
+            self.gateway.dispatch("GUILD_CREATE", data, guild_id=guild.id)
+
+    # -- commands ------------------------------------------------------------------------------------
+
+    def commands(self, guild_id: int | None = None, *, application: Application | None = None) -> list[Json]:
+        """Registered commands (global when guild_id is None) as Discord would return them."""
+        app = application or self.app
+        return [command_payload(c) for c in self.world.commands_for(app.id, guild_id)]
+
+    def sync_count(self, guild_id: int | None = None, *, application: Application | None = None) -> int:
+        """How many bulk overwrites (tree.sync) happened for this scope."""
+        return self.world.sync_counts[((application or self.app).id, guild_id)]
+
+    def _find_command(self, app: Application, name: str, guild_id: int | None) -> CommandRecord:
+        for scope in ([guild_id] if guild_id is not None else []) + [None]:
+            for record in self.world.commands_for(app.id, scope):
+                if record.name == name and record.type == 1:
+                    return record
+        registered = [c.name for key, cs in self.world.commands.items() if key[0] == app.id for c in cs]
+        raise LookupError(f"/{name} is not registered (registered: {sorted(registered)}); did the bot sync?")
+
+    # -- interactions --------------------------------------------------------------------------------
+
+    async def invoke(
+        self,
+        command: str,
+        options: Mapping[str, Any] | None = None,
+        *,
+        user_id: int | None = None,
+        guild_id: int | None = None,
+        channel_id: int | None = None,
+        locale: str = "en-US",
+        guild_locale: str | None = None,
+        app_permissions: int | None = None,
+        application: Application | None = None,
+        dm: bool = False,
+        focused: str | None = None,
+        deadline: float | None = None,
+    ) -> InteractionHandle:
+        """Dispatch a slash command as INTERACTION_CREATE, the way Discord builds it.
+
+        `command` is the full path ("week", "study set time"); `options` maps leaf option names to plain values
+        (ints for user/channel/role ids); types come from the registered command. `focused` makes it an
+        autocomplete interaction (type 4). Await the returned handle's `wait_response()` / `wait_reply()`.
+        """
+        app = application or self.app
+        name, *path = command.strip().lstrip("/").split()
+        defaults = self.defaults
+        user = self.world.users[user_id or (defaults.member_user_id if defaults else self.app.owner.id)]
+        guild: Guild | None = None
+        if dm:
+            channel = self.world.dm_channel(user)
+        else:
+            guild = self.world.guilds[guild_id or (defaults.guild_id if defaults else next(iter(self.world.guilds)))]
+            channel = self.world.channels[channel_id or self._first_text_channel(guild)]
+        record = self._find_command(app, name, guild.id if guild else None)
+        schema, _ = nest_options(record, path, [])
+        resolver = Resolver(self.world, guild, channel)
+        leaf = build_options(schema, dict(options or {}), resolver, invoker=user.id, focused=focused)
+        _, nested = nest_options(record, path, leaf)
+        data: Json = {"id": str(record.id), "name": record.name, "type": 1, "options": nested}
+        if record.guild_id is not None:
+            data["guild_id"] = str(record.guild_id)
+        if resolver.data:
+            data["resolved"] = resolver.data
+        kind = 4 if focused else 2
+        return self._dispatch_interaction(app, kind, data, guild, channel, user, locale, guild_locale,
+                                          app_permissions, " ".join([name, *path]), deadline)  # fmt: skip
+
+    async def click(
+        self,
+        message: MessageRecord | int,
+        custom_id: str,
+        *,
+        values: list[str] | None = None,
+        user_id: int | None = None,
+        locale: str = "en-US",
+        deadline: float | None = None,
+    ) -> InteractionHandle:
+        """Press a button (or choose select `values`) on a message the bot sent: a type-3 interaction."""
+        record = message if isinstance(message, MessageRecord) else self.world.messages[message]
+        app = next((a for a in self.world.apps.values() if a.bot.id == record.author.id), self.app)
+        channel = self.world.channels[record.channel_id]
+        guild = self.world.guild_of(channel)
+        defaults = self.defaults
+        user = self.world.users[user_id or (defaults.member_user_id if defaults else self.app.owner.id)]
+        handle = self._dispatch_interaction(app, 3, component_data(custom_id, values), guild, channel, user,
+                                            locale, None, None, custom_id, deadline,
+                                            message=record)  # fmt: skip
+        return handle
+
+    def _first_text_channel(self, guild: Guild) -> int:
+        return next(c.id for c in guild.channels.values() if c.type == 0)
+
+    def _dispatch_interaction(
+        self,
+        app: Application,
+        kind: int,
+        data: Json,
+        guild: Guild | None,
+        channel: Channel,
+        user: Any,
+        locale: str,
+        guild_locale: str | None,
+        app_permissions: int | None,
+        name: str,
+        deadline: float | None,
+        *,
+        message: MessageRecord | None = None,
+    ) -> InteractionHandle:
+        interaction_id = self.world.snowflakes.next()
+        payload, token = interaction_base(
+            self.world, app, interaction_id=interaction_id, kind=kind, data=data, guild=guild, channel=channel,
+            user=user, locale=locale, guild_locale=guild_locale, app_permissions=app_permissions,
+        )  # fmt: skip
+        if message is not None:
+            payload["message"] = message_payload(self.world, message)
+        handle = InteractionHandle(
+            id=interaction_id, token=token, app=app, name=name, type=kind, payload=payload,
+            guild_id=guild.id if guild else None, channel_id=channel.id, user=user,
+            deadline=self.interaction_deadline if deadline is None else deadline, notifier=self.notifier,
+            source_message=message,
+        )  # fmt: skip
+        self.interactions[interaction_id] = handle
+        self.interactions_by_token[token] = handle
+        handle.dispatched_at = time.perf_counter()
+        self.gateway.dispatch("INTERACTION_CREATE", payload, app_id=app.id)
+        return handle
+
+    # -- messages ------------------------------------------------------------------------------------
+
+    def messages(self, channel_id: int | None = None) -> list[MessageRecord]:
+        """Visible (non-ephemeral, not deleted) messages of a channel, oldest first (default channel if None)."""
+        if channel_id is None:
+            assert self.defaults is not None, "no default channel: pass channel_id"
+            channel_id = self.defaults.channel_id
+        return self.world.visible_messages(channel_id)
+
+    async def wait_for_messages(
+        self, channel_id: int | None = None, count: int = 1, timeout: float = 5.0  # noqa: ASYNC109
+    ) -> list[MessageRecord]:
+        await self.wait_until(lambda: len(self.messages(channel_id)) >= count, timeout, f"{count} message(s)")
+        return self.messages(channel_id)
+
+    def post_user_message(self, channel_id: int, user_id: int, content: str) -> MessageRecord:
+        """A message from a (human) user: stored and dispatched as MESSAGE_CREATE."""
+        channel = self.world.channels[channel_id]
+        user = self.world.users[user_id]
+        body = {"content": content}
+        message = new_message(self.world, self.attachments, channel=channel, author=user, body=body, files=[],
+                              source="user")  # fmt: skip
+        self.gateway.dispatch("MESSAGE_CREATE", message_payload(self.world, message), guild_id=channel.guild_id)
+        return message
+
+    def scheduled_events(self, guild_id: int | None = None) -> list[Json]:
+        gid = guild_id if guild_id is not None else (self.defaults.guild_id if self.defaults else 0)
+        return list(self.world.guilds[gid].scheduled_events.values())
+
+    # -- gateway -------------------------------------------------------------------------------------
+
+    def dispatch(self, event: str, data: Json, *, guild_id: int | None = None) -> int:
+        """Dispatch any gateway event to the sessions that should receive it; returns how many got it."""
+        return self.gateway.dispatch(event, data, guild_id=guild_id)
+
+    async def drop_gateway(self, *, mode: str = "close", code: int = 4000) -> int:
+        """Drop live gateway connections ('close' with a resumable code, or 'abort' the TCP stream)."""
+        return await self.gateway.drop(mode=mode, code=code)
+
+    async def wait_for_session(self, *, identifies: int = 1, resumes: int = 0, timeout: float = 5.0) -> None:  # noqa: ASYNC109
+        """Wait until at least this many IDENTIFYs/RESUMEs happened and a session is connected."""
+        stats = self.gateway.stats
+
+        def ok() -> bool:
+            live = bool(self.gateway.live_sessions())
+            return live and stats.identifies >= identifies and stats.resumes >= resumes
+
+        await self.wait_until(ok, timeout, f"{identifies} identify/{resumes} resume")
+
+    async def wait_until(self, predicate: Callable[[], bool], timeout: float = 5.0, what: str = "condition") -> None:  # noqa: ASYNC109
+        """Wait (event-driven) until `predicate()` is true; raises TimeoutError."""
+        await self.notifier.wait_for(predicate, timeout, what)
+
+    @property
+    def events(self) -> list[DispatchRecord]:
+        return self.gateway.events
+
+    # -- observability -------------------------------------------------------------------------------
+
+    @property
+    def requests(self) -> list[RequestRecord]:
+        return self.rest.requests
+
+    @property
+    def unexpected_requests(self) -> list[RequestRecord]:
+        """Requests to routes the stand-in does not know (404/405): the bot called something unexpected."""
+        return self.rest.unexpected
+
+    def requests_to(self, method: str, path: str) -> list[RequestRecord]:
+        """Requests whose method matches and whose path matches the regex `path` (searched)."""
+        pattern = re.compile(path)
+        return [r for r in self.rest.requests if r.method == method.upper() and pattern.search(r.path)]
+
+    @property
+    def route_stats(self) -> dict[str, RouteStats]:
+        """Per route template ("POST /channels/{channel_id}/messages"): requests, 429s, 5xx, statuses."""
+        return self.faults.stats

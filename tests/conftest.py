@@ -1,0 +1,53 @@
+"""Shared fixtures: a real SQLite file migrated by Alembic, the bundled study imported, a frozen clock."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from bot.clock import FrozenClock
+from bot.config import Settings
+from bot.core.definition import load_definition
+from bot.runtime import Runtime, open_runtime
+from bot.services.base import Actor
+
+ROOT = Path(__file__).resolve().parents[1]
+SEED_STUDY = ROOT / "studies" / "pytorch-study.toml"
+GUILD_ID = 900000000000000001
+CHANNEL_ID = 900000000000000002
+ROLE_ID = 900000000000000003
+ADMIN = Actor(700000000000000001, "leader#0001")
+# Tuesday 2026-12-01 12:00 KST: week 1 (Thursday 2026-12-03 09:00 KST) is the coming session.
+BEFORE_WEEK_1 = datetime(2026, 12, 1, 3, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def clock() -> FrozenClock:
+    return FrozenClock(BEFORE_WEEK_1)
+
+
+@pytest.fixture
+def db_url(tmp_path: Path) -> str:
+    return f"sqlite+aiosqlite:///{tmp_path / 'studybot.db'}"
+
+
+@pytest.fixture
+async def runtime(db_url: str, clock: FrozenClock) -> AsyncIterator[Runtime]:
+    """Migrated database with the bundled study imported for GUILD_ID and its snapshot loaded."""
+    settings = Settings(token="", database_url=db_url)
+    rt = await open_runtime(settings, clock=clock)
+    await rt.services.definitions.import_definition(
+        guild_id=GUILD_ID,
+        definition=load_definition(SEED_STUDY),
+        actor=Actor.cli(),
+        reminder_channel_id=CHANNEL_ID,
+        ping_role_id=ROLE_ID,
+    )
+    await rt.directory.load_all()
+    try:
+        yield rt
+    finally:
+        await rt.close()
