@@ -3,9 +3,10 @@
 from .faults import FaultRule, Faults, RouteStats
 from .gateway import DispatchRecord, GatewayStats
 from .interactions import CallbackRecord, InteractionHandle
-from .server import DEFAULT_TOKEN, DefaultWorld, StandIn
+from .server import DEFAULT_TOKEN, StandIn
 from .state import (
     Application,
+    DefaultWorld,
     FileRecord,
     MessageRecord,
     Overwrite,

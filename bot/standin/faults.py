@@ -26,6 +26,7 @@ class FaultRule:
     retry_after: float = 0.05
     is_global: bool = False
     after_handling: bool = False  # 5xx only: run the handler, then answer the error (the write happened)
+    via: bool = True  # 429 only: without a Via header discord.py takes the 429 for a Cloudflare ban
     hits: int = 0
 
     def matches(self, method: str, path: str) -> bool:
@@ -50,13 +51,14 @@ class Bucket:
     used: int = 0
 
 
-def rate_limit_error(retry_after: float, *, is_global: bool, bucket: str, limit: int = 1) -> ApiError:
+def rate_limit_error(retry_after: float, *, is_global: bool, bucket: str, limit: int = 1, via: bool = True) -> ApiError:
     """A 429 the way Discord sends it; the `Via` header is what makes discord.py retry instead of giving up."""
     headers = {
         "Retry-After": str(max(1, math.ceil(retry_after))),
-        "Via": VIA,
         "X-RateLimit-Scope": "global" if is_global else "user",
     }
+    if via:
+        headers["Via"] = VIA
     if is_global:
         headers["X-RateLimit-Global"] = "true"
     else:
@@ -98,9 +100,14 @@ class Faults:
         count: int | None = 1,
         retry_after: float = 0.05,
         is_global: bool = False,
+        via: bool = True,
     ) -> FaultRule:
-        """The next `count` matching requests get a 429 with Retry-After/X-RateLimit-*/Via and a JSON body."""
-        return self._add(FaultRule(method.upper(), re.compile(path), "429", count, 429, retry_after, is_global))
+        """The next `count` matching requests get a 429 with Retry-After/X-RateLimit-*/Via and a JSON body.
+
+        `via=False` leaves out the Via header: discord.py then raises instead of retrying (a Cloudflare ban).
+        """
+        rule = FaultRule(method.upper(), re.compile(path), "429", count, 429, retry_after, is_global, via=via)
+        return self._add(rule)
 
     def server_error(
         self, method: str, path: str, *, count: int | None = 1, status: int = 500, after_handling: bool = False
@@ -142,7 +149,8 @@ class Faults:
                 rule.remaining -= 1
             rule.hits += 1
             if rule.kind == "429":
-                raise rate_limit_error(rule.retry_after, is_global=rule.is_global, bucket=bucket_hash(route))
+                bucket = bucket_hash(route)
+                raise rate_limit_error(rule.retry_after, is_global=rule.is_global, bucket=bucket, via=rule.via)
             if rule.kind == "403":
                 raise ApiError(403, 50013, "Missing Permissions")
             if rule.after_handling:

@@ -157,9 +157,15 @@ class Gateway:
                 continue
             session.dispatch(name, data)
             targets.append(session.id)
-        self.events.append(DispatchRecord(name, data, time.perf_counter(), targets))
+        if targets:
+            self.events.append(DispatchRecord(name, data, time.perf_counter(), targets))
         self._on_change()
         return len(targets)
+
+    def _send(self, session: Session, name: str, data: Json) -> None:
+        """Dispatch to one session (READY and friends) and record it."""
+        session.dispatch(name, data)
+        self.events.append(DispatchRecord(name, data, time.perf_counter(), [session.id]))
 
     def live_sessions(self) -> list[Session]:
         return [s for s in self.sessions.values() if s.connection is not None]
@@ -276,9 +282,7 @@ class Gateway:
         conn.session = session
         self.stats.identifies += 1
         guilds = [
-            g
-            for g in self.world.guilds.values()
-            if app.bot.id in g.members and session.wants("GUILD_CREATE", g.id)
+            g for g in self.world.guilds.values() if app.bot.id in g.members and session.wants("GUILD_CREATE", g.id)
         ]
         user = {**app.bot.payload(), "verified": True, "mfa_enabled": False, "email": None}
         ready: Json = {
@@ -299,13 +303,13 @@ class Gateway:
         }
         if shard is not None:
             ready["shard"] = list(shard)
-        session.dispatch("READY", ready)
+        self._send(session, "READY", ready)
         with_members = bool(session.intents & GUILD_MEMBERS_INTENT)
         for guild in guilds:
             data_g = guild_payload(self.world, guild, full=True, include_members=with_members)
             if not with_members:
                 data_g["members"] = [member_payload(self.world, guild.members[app.bot.id])]
-            session.dispatch("GUILD_CREATE", data_g)
+            self._send(session, "GUILD_CREATE", data_g)
         self._on_change()
 
     async def _resume(self, conn: Connection, data: Json) -> None:
@@ -329,7 +333,7 @@ class Gateway:
         session.connection = conn
         conn.session = session
         self.stats.resumes += 1
-        session.dispatch("RESUMED", {"_trace": ["standin"]})
+        self._send(session, "RESUMED", {"_trace": ["standin"]})
         self._on_change()
 
     def _request_members(self, conn: Connection, data: Json) -> None:
@@ -356,4 +360,4 @@ class Gateway:
         }
         if data.get("nonce") is not None:
             chunk["nonce"] = data["nonce"]
-        session.dispatch("GUILD_MEMBERS_CHUNK", chunk)
+        self._send(session, "GUILD_MEMBERS_CHUNK", chunk)

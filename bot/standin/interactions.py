@@ -24,7 +24,10 @@ class Notifier:
         self._event = asyncio.Event()
 
     async def wait_for(
-        self, predicate: Callable[[], bool], timeout: float, what: str = "condition"  # noqa: ASYNC109
+        self,
+        predicate: Callable[[], bool],
+        timeout: float,  # noqa: ASYNC109 - harness waits are bounded by default
+        what: str = "condition",
     ) -> None:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
@@ -34,7 +37,7 @@ class Notifier:
                 raise TimeoutError(f"stand-in: timed out after {timeout:.2f}s waiting for {what}")
             event = self._event
             try:
-                await asyncio.wait_for(event.wait(), min(remaining, 0.5))
+                await asyncio.wait_for(event.wait(), min(remaining, 0.05))  # re-poll: predicates may watch the bot
             except TimeoutError:
                 pass
 
@@ -136,8 +139,19 @@ class InteractionHandle:
 
 # -- building the payload -------------------------------------------------------------------------------
 
-OPTION_TYPES = {1: "SUB_COMMAND", 2: "SUB_COMMAND_GROUP", 3: "STRING", 4: "INTEGER", 5: "BOOLEAN", 6: "USER",
-                7: "CHANNEL", 8: "ROLE", 9: "MENTIONABLE", 10: "NUMBER", 11: "ATTACHMENT"}  # fmt: skip
+OPTION_TYPES = {
+    1: "SUB_COMMAND",
+    2: "SUB_COMMAND_GROUP",
+    3: "STRING",
+    4: "INTEGER",
+    5: "BOOLEAN",
+    6: "USER",
+    7: "CHANNEL",
+    8: "ROLE",
+    9: "MENTIONABLE",
+    10: "NUMBER",
+    11: "ATTACHMENT",
+}
 
 
 class Resolver:

@@ -79,17 +79,23 @@ def new_message(
     if reference is not None:
         referenced = world.messages.get(int(reference.get("message_id") or 0))
         if referenced is None and reference.get("fail_if_not_exists", True):
-            raise ApiError(400, 50035, "Invalid Form Body", errors={"message_reference": {"_errors": [
-                {"code": "MESSAGE_REFERENCE_UNKNOWN_MESSAGE", "message": "Unknown message"}]}})  # fmt: skip
+            raise ApiError(
+                400,
+                50035,
+                "Invalid Form Body",
+                errors={
+                    "message_reference": {
+                        "_errors": [{"code": "MESSAGE_REFERENCE_UNKNOWN_MESSAGE", "message": "Unknown message"}]
+                    }
+                },
+            )
         replied_author = referenced.author.id if referenced is not None else None
     content = str(body.get("content") or "")
     allowed = body.get("allowed_mentions") if isinstance(body.get("allowed_mentions"), dict) else None
     pings = Pings()
     if not flags & EPHEMERAL:
         perms = world.permissions(guild, author.id, channel) if guild is not None else 0
-        pings = compute_pings(
-            content, allowed, guild=guild, author_permissions=perms, replied_user_id=replied_author
-        )
+        pings = compute_pings(content, allowed, guild=guild, author_permissions=perms, replied_user_id=replied_author)
     nonce = body.get("nonce")
     message = MessageRecord(
         id=world.snowflakes.next(),

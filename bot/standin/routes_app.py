@@ -182,8 +182,9 @@ def _register_interactions(router: Router, s: StandIn) -> None:
         guild = world.guild_of(channel)
         if not message.ephemeral:
             perms = world.permissions(guild, handle.app.bot.id, channel) if guild is not None else 0
-            message.pings = compute_pings(message.content, message.allowed_mentions, guild=guild,
-                                          author_permissions=perms)  # fmt: skip
+            message.pings = compute_pings(
+                message.content, message.allowed_mentions, guild=guild, author_permissions=perms
+            )
         else:
             message.pings = Pings()
 
@@ -231,8 +232,18 @@ def _register_interactions(router: Router, s: StandIn) -> None:
             edit_message(world, s.attachments, handle.source_message, data, ctx.files)
             return handle.source_message
         if rtype == 8 and len(data.get("choices") or []) > 25:
-            raise ApiError(400, 50035, "Invalid Form Body", errors={"data": {"choices": {"_errors": [
-                {"code": "BASE_TYPE_MAX_LENGTH", "message": "Must be 25 or fewer in length."}]}}})  # fmt: skip
+            raise ApiError(
+                400,
+                50035,
+                "Invalid Form Body",
+                errors={
+                    "data": {
+                        "choices": {
+                            "_errors": [{"code": "BASE_TYPE_MAX_LENGTH", "message": "Must be 25 or fewer in length."}]
+                        }
+                    }
+                },
+            )
         return handle.source_message if rtype == 6 else None
 
     def callback_body(handle: InteractionHandle, rtype: int, message: MessageRecord | None) -> Json:
@@ -306,8 +317,11 @@ def _register_interactions(router: Router, s: StandIn) -> None:
     router.add("POST", "/interactions/{interaction_id}/{token}/callback", callback, auth=False, exempt_global=True)
     hook = "/webhooks/{application_id}/{token}"
     router.add("POST", hook, followup, auth=False, exempt_global=True)
-    for method, handler in (("GET", get_webhook_message), ("PATCH", edit_webhook_message),
-                            ("DELETE", delete_webhook_message)):  # fmt: skip
+    for method, handler in (
+        ("GET", get_webhook_message),
+        ("PATCH", edit_webhook_message),
+        ("DELETE", delete_webhook_message),
+    ):
         router.add(method, f"{hook}/messages/{{message_id}}", handler, auth=False, exempt_global=True)
 
 

@@ -66,8 +66,12 @@ def register(router: Router, s: StandIn) -> None:
     async def create_dm(ctx: Ctx) -> Reply:
         user = world.users.get(int(ctx.body.get("recipient_id") or 0))
         if user is None:
-            raise ApiError(400, 50035, "Invalid Form Body", errors={"recipient_id": {"_errors": [
-                {"code": "NUMBER_TYPE_COERCE", "message": "Unknown user"}]}})  # fmt: skip
+            raise ApiError(
+                400,
+                50035,
+                "Invalid Form Body",
+                errors={"recipient_id": {"_errors": [{"code": "NUMBER_TYPE_COERCE", "message": "Unknown user"}]}},
+            )
         return Reply(body=channel_payload(world, world.dm_channel(user)))
 
     router.add("GET", "/users/@me", get_me)
@@ -138,8 +142,9 @@ def register(router: Router, s: StandIn) -> None:
             if existing is not None:
                 s.nonce_hits += 1
                 return Reply(body=message_payload(world, existing))
-        message = new_message(world, s.attachments, channel=channel, author=bot, body=body, files=ctx.files,
-                              source="channel")  # fmt: skip
+        message = new_message(
+            world, s.attachments, channel=channel, author=bot, body=body, files=ctx.files, source="channel"
+        )
         payload = message_payload(world, message)
         s.gateway.dispatch("MESSAGE_CREATE", payload, guild_id=channel.guild_id)
         return Reply(body=payload)
@@ -168,8 +173,10 @@ def register(router: Router, s: StandIn) -> None:
         message = message_or_404(ctx, channel)
         guild = world.guild_of(channel)
         own = message.author.id == ctx.authed.bot.id
-        if not own and guild is not None and not world.permissions(guild, ctx.authed.bot.id, channel) & (
-            Perm.MANAGE_MESSAGES
+        if (
+            not own
+            and guild is not None
+            and not world.permissions(guild, ctx.authed.bot.id, channel) & (Perm.MANAGE_MESSAGES)
         ):
             raise ApiError(403, 50013, "Missing Permissions")
         message.deleted = True

@@ -4,34 +4,24 @@ from __future__ import annotations
 
 import re
 import socket
-import time
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from types import TracebackType
-from typing import Any, Self
+from typing import Self
 
 from aiohttp import web
 
 from . import routes_app, routes_core, routes_events
 from .faults import Faults, RouteStats
 from .gateway import DispatchRecord, Gateway
-from .interactions import (
-    InteractionHandle,
-    Notifier,
-    Resolver,
-    build_options,
-    component_data,
-    interaction_base,
-    nest_options,
-)
+from .interactions import InteractionHandle, Notifier
+from .invoke import InteractionDriver
 from .messages import AttachmentStore, new_message
 from .payloads import channel_payload, command_payload, guild_payload, member_payload, message_payload
 from .rest import RestApi, Router
 from .state import (
     Application,
-    Channel,
-    CommandRecord,
+    DefaultWorld,
     Guild,
     Json,
     Member,
@@ -45,26 +35,7 @@ from .state import (
 DEFAULT_TOKEN = "standin-bot-token"
 
 
-@dataclass(frozen=True)
-class DefaultWorld:
-    """Ids of the world a fresh stand-in starts with."""
-
-    application_id: int
-    bot_user_id: int
-    token: str
-    guild_id: int
-    channel_id: int
-    voice_channel_id: int
-    everyone_role_id: int
-    admin_role_id: int
-    study_role_id: int
-    bot_role_id: int
-    owner_user_id: int
-    admin_user_id: int
-    member_user_id: int
-
-
-class StandIn:
+class StandIn(InteractionDriver):
     """A local Discord (REST v10 + Gateway v10) good enough for the real discord.py to log in, sync and answer."""
 
     def __init__(
@@ -224,8 +195,9 @@ class StandIn:
         overwrites: Iterable[Overwrite] = (),
     ) -> int:
         guild = self.world.guilds[guild_id]
-        channel = self.world.add_channel(guild, name=name, type=type, topic=topic, parent_id=parent_id,
-                                         overwrites=overwrites)  # fmt: skip
+        channel = self.world.add_channel(
+            guild, name=name, type=type, topic=topic, parent_id=parent_id, overwrites=overwrites
+        )
         self.gateway.dispatch("CHANNEL_CREATE", channel_payload(self.world, channel), guild_id=guild_id)
         return channel.id
 
@@ -271,8 +243,9 @@ class StandIn:
         guild = self.world.guilds[guild_id]
         role = next(r for r in guild.roles.values() if r.bot_id == app.bot.id)
         role.permissions = permissions
-        self.gateway.dispatch("GUILD_ROLE_UPDATE", {"guild_id": str(guild_id), "role": role.payload()},
-                              guild_id=guild_id)  # fmt: skip
+        self.gateway.dispatch(
+            "GUILD_ROLE_UPDATE", {"guild_id": str(guild_id), "role": role.payload()}, guild_id=guild_id
+        )
 
     def set_manage_events(self, guild_id: int, allowed: bool, *, application: Application | None = None) -> None:
         """Give or take Manage/Create Events from the bot: without it, scheduled-event writes answer 403 (50013)."""
@@ -280,8 +253,9 @@ class StandIn:
         guild = self.world.guilds[guild_id]
         role = next(r for r in guild.roles.values() if r.bot_id == app.bot.id)
         bits = Perm.MANAGE_EVENTS | Perm.CREATE_EVENTS
-        self.set_bot_permissions(guild_id, role.permissions | bits if allowed else role.permissions & ~bits,
-                                 application=app)  # fmt: skip
+        self.set_bot_permissions(
+            guild_id, role.permissions | bits if allowed else role.permissions & ~bits, application=app
+        )
 
     def _dispatch_guild_create(self, guild: Guild) -> None:
         if self.gateway.sessions:
@@ -299,122 +273,6 @@ class StandIn:
         """How many bulk overwrites (tree.sync) happened for this scope."""
         return self.world.sync_counts[((application or self.app).id, guild_id)]
 
-    def _find_command(self, app: Application, name: str, guild_id: int | None) -> CommandRecord:
-        for scope in ([guild_id] if guild_id is not None else []) + [None]:
-            for record in self.world.commands_for(app.id, scope):
-                if record.name == name and record.type == 1:
-                    return record
-        registered = [c.name for key, cs in self.world.commands.items() if key[0] == app.id for c in cs]
-        raise LookupError(f"/{name} is not registered (registered: {sorted(registered)}); did the bot sync?")
-
-    # -- interactions --------------------------------------------------------------------------------
-
-    async def invoke(
-        self,
-        command: str,
-        options: Mapping[str, Any] | None = None,
-        *,
-        user_id: int | None = None,
-        guild_id: int | None = None,
-        channel_id: int | None = None,
-        locale: str = "en-US",
-        guild_locale: str | None = None,
-        app_permissions: int | None = None,
-        application: Application | None = None,
-        dm: bool = False,
-        focused: str | None = None,
-        deadline: float | None = None,
-    ) -> InteractionHandle:
-        """Dispatch a slash command as INTERACTION_CREATE, the way Discord builds it.
-
-        `command` is the full path ("week", "study set time"); `options` maps leaf option names to plain values
-        (ints for user/channel/role ids); types come from the registered command. `focused` makes it an
-        autocomplete interaction (type 4). Await the returned handle's `wait_response()` / `wait_reply()`.
-        """
-        app = application or self.app
-        name, *path = command.strip().lstrip("/").split()
-        defaults = self.defaults
-        user = self.world.users[user_id or (defaults.member_user_id if defaults else self.app.owner.id)]
-        guild: Guild | None = None
-        if dm:
-            channel = self.world.dm_channel(user)
-        else:
-            guild = self.world.guilds[guild_id or (defaults.guild_id if defaults else next(iter(self.world.guilds)))]
-            channel = self.world.channels[channel_id or self._first_text_channel(guild)]
-        record = self._find_command(app, name, guild.id if guild else None)
-        schema, _ = nest_options(record, path, [])
-        resolver = Resolver(self.world, guild, channel)
-        leaf = build_options(schema, dict(options or {}), resolver, invoker=user.id, focused=focused)
-        _, nested = nest_options(record, path, leaf)
-        data: Json = {"id": str(record.id), "name": record.name, "type": 1, "options": nested}
-        if record.guild_id is not None:
-            data["guild_id"] = str(record.guild_id)
-        if resolver.data:
-            data["resolved"] = resolver.data
-        kind = 4 if focused else 2
-        return self._dispatch_interaction(app, kind, data, guild, channel, user, locale, guild_locale,
-                                          app_permissions, " ".join([name, *path]), deadline)  # fmt: skip
-
-    async def click(
-        self,
-        message: MessageRecord | int,
-        custom_id: str,
-        *,
-        values: list[str] | None = None,
-        user_id: int | None = None,
-        locale: str = "en-US",
-        deadline: float | None = None,
-    ) -> InteractionHandle:
-        """Press a button (or choose select `values`) on a message the bot sent: a type-3 interaction."""
-        record = message if isinstance(message, MessageRecord) else self.world.messages[message]
-        app = next((a for a in self.world.apps.values() if a.bot.id == record.author.id), self.app)
-        channel = self.world.channels[record.channel_id]
-        guild = self.world.guild_of(channel)
-        defaults = self.defaults
-        user = self.world.users[user_id or (defaults.member_user_id if defaults else self.app.owner.id)]
-        handle = self._dispatch_interaction(app, 3, component_data(custom_id, values), guild, channel, user,
-                                            locale, None, None, custom_id, deadline,
-                                            message=record)  # fmt: skip
-        return handle
-
-    def _first_text_channel(self, guild: Guild) -> int:
-        return next(c.id for c in guild.channels.values() if c.type == 0)
-
-    def _dispatch_interaction(
-        self,
-        app: Application,
-        kind: int,
-        data: Json,
-        guild: Guild | None,
-        channel: Channel,
-        user: Any,
-        locale: str,
-        guild_locale: str | None,
-        app_permissions: int | None,
-        name: str,
-        deadline: float | None,
-        *,
-        message: MessageRecord | None = None,
-    ) -> InteractionHandle:
-        interaction_id = self.world.snowflakes.next()
-        payload, token = interaction_base(
-            self.world, app, interaction_id=interaction_id, kind=kind, data=data, guild=guild, channel=channel,
-            user=user, locale=locale, guild_locale=guild_locale, app_permissions=app_permissions,
-        )  # fmt: skip
-        if message is not None:
-            payload["message"] = message_payload(self.world, message)
-        handle = InteractionHandle(
-            id=interaction_id, token=token, app=app, name=name, type=kind, payload=payload,
-            guild_id=guild.id if guild else None, channel_id=channel.id, user=user,
-            deadline=self.interaction_deadline if deadline is None else deadline, notifier=self.notifier,
-            source_message=message,
-        )  # fmt: skip
-        self.interactions[interaction_id] = handle
-        self.interactions_by_token[token] = handle
-        handle.dispatched_at = time.perf_counter()
-        self.gateway.dispatch("INTERACTION_CREATE", payload, app_id=app.id)
-        return handle
-
     # -- messages ------------------------------------------------------------------------------------
 
     def messages(self, channel_id: int | None = None) -> list[MessageRecord]:
@@ -425,7 +283,10 @@ class StandIn:
         return self.world.visible_messages(channel_id)
 
     async def wait_for_messages(
-        self, channel_id: int | None = None, count: int = 1, timeout: float = 5.0  # noqa: ASYNC109
+        self,
+        channel_id: int | None = None,
+        count: int = 1,
+        timeout: float = 5.0,  # noqa: ASYNC109
     ) -> list[MessageRecord]:
         await self.wait_until(lambda: len(self.messages(channel_id)) >= count, timeout, f"{count} message(s)")
         return self.messages(channel_id)
@@ -435,8 +296,9 @@ class StandIn:
         channel = self.world.channels[channel_id]
         user = self.world.users[user_id]
         body = {"content": content}
-        message = new_message(self.world, self.attachments, channel=channel, author=user, body=body, files=[],
-                              source="user")  # fmt: skip
+        message = new_message(
+            self.world, self.attachments, channel=channel, author=user, body=body, files=[], source="user"
+        )
         self.gateway.dispatch("MESSAGE_CREATE", message_payload(self.world, message), guild_id=channel.guild_id)
         return message
 
@@ -454,7 +316,13 @@ class StandIn:
         """Drop live gateway connections ('close' with a resumable code, or 'abort' the TCP stream)."""
         return await self.gateway.drop(mode=mode, code=code)
 
-    async def wait_for_session(self, *, identifies: int = 1, resumes: int = 0, timeout: float = 5.0) -> None:  # noqa: ASYNC109
+    async def wait_for_session(
+        self,
+        *,
+        identifies: int = 1,
+        resumes: int = 0,
+        timeout: float = 5.0,  # noqa: ASYNC109
+    ) -> None:
         """Wait until at least this many IDENTIFYs/RESUMEs happened and a session is connected."""
         stats = self.gateway.stats
 
@@ -464,7 +332,12 @@ class StandIn:
 
         await self.wait_until(ok, timeout, f"{identifies} identify/{resumes} resume")
 
-    async def wait_until(self, predicate: Callable[[], bool], timeout: float = 5.0, what: str = "condition") -> None:  # noqa: ASYNC109
+    async def wait_until(
+        self,
+        predicate: Callable[[], bool],
+        timeout: float = 5.0,  # noqa: ASYNC109
+        what: str = "condition",
+    ) -> None:
         """Wait (event-driven) until `predicate()` is true; raises TimeoutError."""
         await self.notifier.wait_for(predicate, timeout, what)
 

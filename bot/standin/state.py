@@ -302,6 +302,25 @@ class RequestRecord:
     reason: str | None = None
 
 
+@dataclass(frozen=True)
+class DefaultWorld:
+    """Ids of the world a fresh stand-in starts with."""
+
+    application_id: int
+    bot_user_id: int
+    token: str
+    guild_id: int
+    channel_id: int
+    voice_channel_id: int
+    everyone_role_id: int
+    admin_role_id: int
+    study_role_id: int
+    bot_role_id: int
+    owner_user_id: int
+    admin_user_id: int
+    member_user_id: int
+
+
 class World:
     """All the state a Discord stand-in needs; pure data, no I/O (the server dispatches events)."""
 

@@ -1,0 +1,43 @@
+"""End-to-end fixtures: the local Discord stand-in and the real bot started through its own start-up path."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from bot.clock import ShiftedClock
+from bot.offline import OfflineBot, start_offline
+from bot.standin import StandIn
+
+# Tuesday 2026-12-01 12:00 KST: week 1 of the bundled study (Thursday 2026-12-03 09:00 KST) is next.
+START = datetime(2026, 12, 1, 3, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def clock() -> ShiftedClock:
+    """Real time shifted to START, so the scheduler's timers still run in real seconds."""
+    shifted = ShiftedClock()
+    shifted.set(START)
+    return shifted
+
+
+@pytest.fixture
+async def standin() -> AsyncIterator[StandIn]:
+    server = StandIn()
+    await server.start()
+    try:
+        yield server
+    finally:
+        await server.stop()
+
+
+@pytest.fixture
+async def running(tmp_path: Path, standin: StandIn, clock: ShiftedClock) -> AsyncIterator[OfflineBot]:
+    offline = await start_offline(tmp_path, standin=standin, clock=clock, backoff_base=0.05)
+    try:
+        yield offline
+    finally:
+        await offline.stop()
