@@ -48,6 +48,7 @@ class StudyBot(commands.Bot):
         directory: StudyDirectory,
         clock: Clock,
         force_sync: bool = False,
+        guild_ready_timeout: float = 2.0,
     ) -> None:
         intents = discord.Intents.none()
         intents.guilds = True  # channels, roles and scheduled events arrive with GUILD_CREATE
@@ -57,6 +58,9 @@ class StudyBot(commands.Bot):
             # Nobody can be pinged unless a send widens this on purpose (a reminder's role).
             allowed_mentions=NO_PINGS,
             help_command=None,
+            # How long discord.py waits for more GUILD_CREATEs before READY; the offline stand-in sends
+            # them all at once, so it passes a shorter wait.
+            guild_ready_timeout=guild_ready_timeout,
         )
         self.services = services
         self.directory = directory
@@ -73,10 +77,11 @@ class StudyBot(commands.Bot):
         for name in EXTENSIONS:
             await self.load_extension(name)
         await self.sync_commands_if_changed(force=self.force_sync)
+        # Reminders go out over REST and need no gateway: arm them now rather than after READY.
+        await self.reminders.start()
 
     async def on_ready(self) -> None:
         log.info("connected as %s to %d servers", self.user, len(self.guilds))
-        await self.reminders.start()
         await self.events.sync_all()
 
     # --- command sync -----------------------------------------------------------------------------

@@ -100,13 +100,11 @@ class EventSync:
             try:
                 await self._sync(snap)
             except discord.Forbidden:
-                self.reminders.note_problem(study_id, PROBLEM_KEY, t(snap.locale, "events.no_permission"))
+                self.reminders.note_problem(study_id, PROBLEM_KEY, "events.no_permission")
                 return
             except (TimeoutError, discord.HTTPException, aiohttp.ClientError, OSError) as exc:
                 log.warning("event sync for study %s failed: %s", study_id, exc)
-                self.reminders.note_problem(
-                    study_id, PROBLEM_KEY, t(snap.locale, "events.failed", error=str(exc)[:150])
-                )
+                self.reminders.note_problem(study_id, PROBLEM_KEY, "events.failed", error=str(exc)[:150])
                 return
             self.reminders.note_problem(study_id, PROBLEM_KEY, None)
 

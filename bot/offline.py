@@ -111,7 +111,7 @@ async def start_bot(
     settings = load_settings(config_path)
     runtime = await open_runtime(settings, clock=clock)
     await prepare(runtime)
-    bot = create_bot(runtime, backoff_base=backoff_base)
+    bot = create_bot(runtime, backoff_base=backoff_base, guild_ready_timeout=0.1)
     task = asyncio.create_task(run_bot(runtime, bot), name="studybot")
     waiter = asyncio.create_task(bot.wait_until_ready())
     done, _ = await asyncio.wait({waiter, task}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)

@@ -25,6 +25,7 @@ from bot.clock import Clock
 from bot.core.model import StudySnapshot
 from bot.core.reminders import Decision, PlannedDelivery, decide_due, next_due, nonce_for, plan_deliveries
 from bot.core.schedule import build_schedule, next_session
+from bot.i18n import t
 from bot.render.embeds import Reply
 from bot.render.reminder import render_cancel_notice, render_reminder, render_status
 from bot.services.directory import StudyDirectory
@@ -113,7 +114,8 @@ class ReminderRunner:
         self._workers: list[asyncio.Task[None]] = []
         self._worker_count = workers
         self._locks: dict[int, asyncio.Lock] = {}
-        self.problems: dict[int, dict[str, str]] = {}
+        # Per study: problem slot → (catalogue key, params), rendered in the reader's language.
+        self.problems: dict[int, dict[str, tuple[str, dict[str, str]]]] = {}
         self.started = False
 
     # --- lifecycle --------------------------------------------------------------------------------
@@ -322,13 +324,11 @@ class ReminderRunner:
     async def status_reply(self, snap: StudySnapshot, lang: str) -> Reply:
         upcoming = await self.upcoming(snap, 3)
         deliveries = await self.ledger.latest(study_id=snap.id, limit=8)
-        problems = list(self.problems.get(snap.id, {}).values())
+        problems = [t(lang, key, **params) for key, params in self.problems.get(snap.id, {}).values()]
         return render_status(snap, lang, upcoming=upcoming, deliveries=deliveries, problems=problems)
 
     def preview_reply(self, snap: StudySnapshot, lang: str) -> Reply:
         """The next reminder exactly as it would be posted (but never pinging: it is only a preview)."""
-        from bot.i18n import t
-
         now = self.clock.now()
         planned = self.plan(snap, since=now, until=now + HORIZON)
         if not planned:
@@ -338,9 +338,10 @@ class ReminderRunner:
         header = t(lang, "reminders.preview_header", when=f"<t:{int(first.due.timestamp())}:F>")
         return Reply(content=header + "\n" + reply.content, embeds=reply.embeds, ephemeral=True)
 
-    def note_problem(self, study_id: int, key: str, text: str | None) -> None:
+    def note_problem(self, study_id: int, slot: str, key: str | None, **params: str) -> None:
+        """Record (or clear, with key None) a problem admins should see in `/admin reminders status`."""
         bucket = self.problems.setdefault(study_id, {})
-        if text is None:
-            bucket.pop(key, None)
+        if key is None:
+            bucket.pop(slot, None)
         else:
-            bucket[key] = text
+            bucket[slot] = (key, params)

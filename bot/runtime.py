@@ -29,6 +29,7 @@ from bot.services.base import Actor
 from bot.services.curriculum import CurriculumService
 from bot.services.definitions import DefinitionService
 from bot.services.directory import StudyDirectory
+from bot.services.ledger import DeliveryLedger
 from bot.services.roster import RosterService
 from bot.services.sessions import SessionService
 from bot.services.settings import SettingsService
@@ -146,9 +147,16 @@ async def _apply_config_ids(runtime: Runtime, study: StudyConfig) -> None:
     await runtime.services.state.put(key, encoded)
 
 
-def create_bot(runtime: Runtime, *, force_sync: bool = False, backoff_base: float = 1.0) -> StudyBot:
-    bot = StudyBot(services=runtime.services, directory=runtime.directory, clock=runtime.clock, force_sync=force_sync)
-    from bot.services.ledger import DeliveryLedger
+def create_bot(
+    runtime: Runtime, *, force_sync: bool = False, backoff_base: float = 1.0, guild_ready_timeout: float = 2.0
+) -> StudyBot:
+    bot = StudyBot(
+        services=runtime.services,
+        directory=runtime.directory,
+        clock=runtime.clock,
+        force_sync=force_sync,
+        guild_ready_timeout=guild_ready_timeout,
+    )
 
     bot.reminders = ReminderRunner(
         directory=runtime.directory,

@@ -54,8 +54,9 @@ async def start_bare_bot(
     if ready not in done:
         ready.cancel()
         await stop_bare_bot(bot)
-        if runner in done and runner.exception() is not None:
-            raise RuntimeError("bare bot failed to connect") from runner.exception()
+        error = runner.exception() if runner in done and not runner.cancelled() else None
+        if error is not None:
+            raise RuntimeError("bare bot failed to connect") from error
         raise TimeoutError(f"bare bot not ready after {ready_timeout}s")
     return bot
 

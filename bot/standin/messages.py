@@ -177,10 +177,3 @@ def paginate(messages: list[MessageRecord], query: dict[str, str]) -> list[Messa
         items = sorted((m for m in items if m.id > int(query["after"])), key=lambda m: m.id)[:limit]
         return list(reversed(items))
     return items[:limit]
-
-
-def as_int(value: Any, default: int = 0) -> int:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return default

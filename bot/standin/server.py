@@ -52,6 +52,7 @@ class StandIn(InteractionDriver):
         clock: Callable[[], datetime] | None = None,
         seed: bool = True,
         host: str = "127.0.0.1",
+        port: int = 0,
     ) -> None:
         self.world = World(clock=clock)
         self.notifier = Notifier()
@@ -68,7 +69,7 @@ class StandIn(InteractionDriver):
         self.interactions: dict[int, InteractionHandle] = {}
         self.interactions_by_token: dict[str, InteractionHandle] = {}
         self.host = host
-        self.port = 0
+        self.port = port
         self.gateway = Gateway(
             self.world,
             url=lambda: self.gateway_url,
@@ -102,7 +103,7 @@ class StandIn(InteractionDriver):
         return f"ws://{self.host}:{self.port}/"
 
     async def start(self) -> None:
-        """Bind host:0 (a free port) and serve REST under /api/v{n}/ and the gateway at /."""
+        """Bind host:port (port 0: a free one) and serve REST under /api/v{n}/ and the gateway at /."""
         app = web.Application(client_max_size=64 * 1024 * 1024)
         app.router.add_route("*", r"/api/v{version:\d+}/{tail:.*}", self.rest.handle)
         app.router.add_route("*", "/api/{tail:.*}", self.rest.handle)
@@ -112,7 +113,7 @@ class StandIn(InteractionDriver):
         await self._runner.setup()
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((self.host, 0))
+        sock.bind((self.host, self.port))
         self.port = sock.getsockname()[1]
         self.attachments.origin = self.origin
         await web.SockSite(self._runner, sock).start()

@@ -67,7 +67,9 @@ class ProbeBot(BareBot):
             loud: bool,
             note: str = "",
         ) -> None:
-            text = f"{channel.name}|{role.name}|{who.name}|{minutes}|{loud}|{note}|{interaction.permissions.administrator}"
+            text = (
+                f"{channel.name}|{role.name}|{who.name}|{minutes}|{loud}|{note}|{interaction.permissions.administrator}"
+            )
             await interaction.response.send_message(text, ephemeral=True)
 
         tree.add_command(study)
@@ -109,10 +111,12 @@ async def test_login_ready_and_sync_visible(standin: StandIn, bot: ProbeBot) -> 
     assert standin.defaults is not None
     assert current_endpoints() == (standin.api_base_url, standin.gateway_url)
     assert bot.is_ready()
-    assert bot.user is not None and bot.user.id == standin.app.bot.id
+    assert bot.user is not None
+    assert bot.user.id == standin.app.bot.id
     assert bot.application_id == standin.app.id
     guild = bot.get_guild(standin.defaults.guild_id)
-    assert guild is not None and guild.name == "Study Group"
+    assert guild is not None
+    assert guild.name == "Study Group"
     assert {c.name for c in guild.channels} == {"general", "study-room"}
     assert guild.get_role(standin.defaults.study_role_id) is not None
     assert guild.me.guild_permissions.manage_events
@@ -121,6 +125,8 @@ async def test_login_ready_and_sync_visible(standin: StandIn, bot: ProbeBot) -> 
     assert standin.sync_count() == 1
     assert sorted(c["name"] for c in standin.commands()) == ["defer", "echo", "ping", "slow", "study"]
     assert standin.gateway.stats.identifies == 1
+    assert standin.gateway.stats.heartbeats >= 1
+    assert bot.latency < 1.0
     assert [e.name for e in standin.events[:2]] == ["READY", "GUILD_CREATE"]
     assert standin.unexpected_requests == []
 
@@ -154,8 +160,10 @@ async def test_ping_is_answered_with_locale(standin: StandIn, bot: ProbeBot) -> 
     handle = await standin.invoke("ping", locale="ko")
     reply = await handle.wait_reply(timeout=2.0)
     assert reply.content == PONG
-    assert handle.response is not None and handle.response.type == 4
-    assert handle.latency is not None and handle.latency < 1.0
+    assert handle.response is not None
+    assert handle.response.type == 4
+    assert handle.latency is not None
+    assert handle.latency < 1.0
     assert not handle.late
     assert reply in standin.messages()
     assert bot.seen[-1].locale is discord.Locale.korean
@@ -175,7 +183,8 @@ async def test_subcommand_options_are_typed_and_resolved(standin: StandIn, bot: 
     handle = await standin.invoke("study set reminder", options, user_id=ids.admin_user_id)
     reply = await handle.wait_reply(timeout=2.0)
     assert reply.content == "general|Study|member|30|True||True"
-    assert reply.ephemeral and reply not in standin.messages()
+    assert reply.ephemeral
+    assert reply not in standin.messages()
     group = handle.payload["data"]["options"][0]
     assert (group["type"], group["options"][0]["type"]) == (2, 1)
     assert set(handle.payload["data"]["resolved"]) == {"users", "members", "channels", "roles"}
@@ -184,29 +193,38 @@ async def test_subcommand_options_are_typed_and_resolved(standin: StandIn, bot: 
 async def test_defer_then_followup_with_file(standin: StandIn, bot: ProbeBot) -> None:
     handle = await standin.invoke("defer")
     first = await handle.wait_response(timeout=2.0)
-    assert first.type == 5 and first.accepted
+    assert first.type == 5
+    assert first.accepted
     reply = await handle.wait_reply(timeout=2.0)
-    assert reply.content == "done" and not reply.loading
-    assert handle.original is not None and reply.id == handle.original.id  # the followup replaced "thinking…"
+    assert reply.content == "done"
+    assert not reply.loading
+    assert handle.original is not None
+    assert reply.id == handle.original.id
     assert [(f.filename, f.content) for f in reply.files] == [("study.ics", ICS)]
     assert reply.attachments[0]["filename"] == "study.ics"
 
     hidden = await standin.invoke("defer", {"ephemeral": True})
     hidden_reply = await hidden.wait_reply(timeout=2.0)
-    assert hidden_reply.ephemeral and hidden_reply not in standin.messages()
+    assert hidden_reply.ephemeral
+    assert hidden_reply not in standin.messages()
 
 
 async def test_late_answer_is_flagged_and_rejected(standin: StandIn, bot: ProbeBot) -> None:
     standin.interaction_deadline = 0.2
     handle = await standin.invoke("slow", {"seconds": 0.4})
     response = await handle.wait_response(timeout=2.0)
-    assert handle.late and response.late and not response.accepted
-    assert response.status == 404 and not handle.acknowledged
+    assert handle.late
+    assert response.late
+    assert not response.accepted
+    assert response.status == 404
+    assert not handle.acknowledged
     await standin.wait_until(lambda: bool(bot.errors), 1.0)
-    assert isinstance(bot.errors[0], discord.NotFound) and bot.errors[0].code == 10062
+    assert isinstance(bot.errors[0], discord.NotFound)
+    assert bot.errors[0].code == 10062
 
     on_time = await standin.invoke("slow", {"seconds": 0.0})
-    assert (await on_time.wait_response(timeout=2.0)).accepted and not on_time.late
+    assert (await on_time.wait_response(timeout=2.0)).accepted
+    assert not on_time.late
 
 
 async def test_second_callback_is_already_acknowledged(standin: StandIn, bot: ProbeBot) -> None:
@@ -216,16 +234,19 @@ async def test_second_callback_is_already_acknowledged(standin: StandIn, bot: Pr
     async with aiohttp.ClientSession() as http, http.post(url, json={"type": 4, "data": {"content": "x"}}) as resp:
         assert resp.status == 400
         assert (await resp.json())["code"] == 40060
-    assert handle.response is not None and handle.response.content == PONG
+    assert handle.response is not None
+    assert handle.response.content == PONG
     assert len(handle.callbacks) == 2
 
 
 async def test_interaction_reply_over_2000_chars_is_rejected(standin: StandIn, bot: ProbeBot) -> None:
     handle = await standin.invoke("echo", {"text": "x" * 2001})
     response = await handle.wait_response(timeout=2.0)
-    assert response.status == 400 and not handle.acknowledged
+    assert response.status == 400
+    assert not handle.acknowledged
     await standin.wait_until(lambda: bool(bot.errors), 1.0)
-    assert isinstance(bot.errors[0], discord.HTTPException) and bot.errors[0].code == 50035
+    assert isinstance(bot.errors[0], discord.HTTPException)
+    assert bot.errors[0].code == 50035
 
 
 # -- faults ---------------------------------------------------------------------------------------------
@@ -275,7 +296,8 @@ async def test_5xx_after_write_is_deduplicated_by_nonce(standin: StandIn, bot: P
     assert [m.id for m in standin.messages()] == [sent.id]
     assert standin.nonce_hits == 1
     again = await channel.send("reminder", nonce="rem-1-d1")
-    assert again.id == sent.id and len(standin.messages()) == 1
+    assert again.id == sent.id
+    assert len(standin.messages()) == 1
     other = await channel.send("reminder")  # no nonce: a new message
     assert other.id != sent.id
 
@@ -293,6 +315,25 @@ async def test_dropped_gateway_resumes_and_replays(standin: StandIn, bot: ProbeB
     assert len([i for i in bot.seen if i.id == handle.id]) == 1  # replayed exactly once
 
 
+async def test_reconnect_request_and_invalid_session(standin: StandIn, bot: ProbeBot) -> None:
+    standin.gateway.request_reconnect()  # op 7: the client closes and RESUMEs
+    await standin.wait_for_session(resumes=1, timeout=3.0)
+    standin.gateway.invalidate_sessions(resumable=False)  # op 9 false: the client must IDENTIFY again,
+    await standin.wait_for_session(identifies=2, resumes=1, timeout=8.0)  # which discord.py delays by 5 s
+    handle = await standin.invoke("ping")
+    assert (await handle.wait_reply(timeout=2.0)).content == PONG
+
+
+async def test_route_bucket_headers_are_honoured(standin: StandIn, bot: ProbeBot) -> None:
+    standin.faults.set_bucket("POST", MESSAGES, limit=2, per=0.25)
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    await asyncio.gather(*(channel_of(bot, standin).send(f"b{n}") for n in range(6)))
+    assert loop.time() - started >= 0.45  # discord.py waited for the bucket to reset, twice
+    assert len(standin.messages()) == 6
+    assert standin.route_stats["POST /channels/{channel_id}/messages"].rate_limited == 0
+
+
 async def test_global_rate_limit_is_honoured_and_callbacks_exempt(standin: StandIn, bot: ProbeBot) -> None:
     assert standin.defaults is not None
     guild_id = standin.defaults.guild_id
@@ -301,13 +342,65 @@ async def test_global_rate_limit_is_honoured_and_callbacks_exempt(standin: Stand
     text = [c for c in map(bot.get_channel, channel_ids) if isinstance(c, discord.TextChannel)]
     assert len(text) == 4
     standin.faults.set_global_limit(8)
-    await asyncio.gather(*(c.send(f"m{n}") for c in text for n in range(4)))
+    await asyncio.gather(*(c.send(f"m{n}") for c in text for n in range(4)))  # 16 sends, 8/s allowed
     assert sum(len(standin.messages(c.id)) for c in text) == 16
-    assert standin.faults.totals().rate_limited > 0
-    handle = await standin.invoke("ping")
+    assert standin.route_stats["POST /channels/{channel_id}/messages"].rate_limited > 0
+
+    standin.faults.set_global_limit(1)
+    await text[0].send("fills the window")
+    handle = await standin.invoke("ping")  # within the same second: the callback is not globally limited
     assert (await handle.wait_reply(timeout=2.0)).content == PONG
-    callbacks = [r for r in standin.requests if r.route.endswith("/callback")]
-    assert all(r.status == 200 for r in callbacks)
+    assert handle.latency is not None
+    assert handle.latency < 0.5
+    assert standin.route_stats["POST /interactions/{interaction_id}/{token}/callback"].rate_limited == 0
+
+
+async def test_two_bots_share_one_standin(standin: StandIn, bot: ProbeBot) -> None:
+    bare_app = standin.add_application("bare")
+    bare = await start_bare_bot(
+        token=bare_app.token, api_base_url=standin.api_base_url, gateway_url=standin.gateway_url
+    )
+    try:
+        assert standin.sync_count(application=bare_app) == 1
+        assert [c["name"] for c in standin.commands(application=bare_app)] == ["ping"]
+        to_bare = await standin.invoke("ping", application=bare_app)
+        to_probe = await standin.invoke("ping")
+        assert (await to_bare.wait_reply(timeout=2.0)).author.id == bare_app.bot.id
+        assert (await to_probe.wait_reply(timeout=2.0)).author.id == standin.app.bot.id
+        assert [i.id for i in bot.seen] == [to_probe.id]  # each bot only gets its own interactions
+    finally:
+        await stop_bare_bot(bare)
+
+
+async def test_buttons_autocomplete_and_dm(standin: StandIn, bot: ProbeBot) -> None:
+    class Confirm(discord.ui.View):
+        @discord.ui.button(label="OK", custom_id="confirm")
+        async def confirm(self, interaction: discord.Interaction, button: discord.ui.Button[Confirm]) -> None:
+            await interaction.response.edit_message(content="confirmed", view=None)
+
+    sent = await channel_of(bot, standin).send("sure?", view=Confirm(timeout=None))
+    message = standin.world.messages[sent.id]
+    click = await standin.click(message, "confirm")
+    assert (await click.wait_response(timeout=2.0)).type == 7
+    assert message.content == "confirmed"
+    assert message.components == []
+
+    async def complete(interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
+        return [app_commands.Choice(name=f"{current}{n}", value=f"{current}{n}") for n in range(30)][:25]
+
+    echo = bot.tree.get_command("echo")
+    assert isinstance(echo, app_commands.Command)
+    echo.autocomplete("text")(complete)
+    typed = await standin.invoke("echo", {"text": "wee"}, focused="text")
+    choices = await typed.wait_response(timeout=2.0)
+    assert choices.type == 8
+    assert choices.data is not None
+    assert len(choices.data["choices"]) == 25
+    assert typed.payload["type"] == 4
+
+    dm = await standin.invoke("ping", dm=True)
+    assert (await dm.wait_reply(timeout=2.0)).content == PONG
+    assert "guild_id" not in dm.payload
 
 
 # -- Discord's limits and rules ------------------------------------------------------------------------
@@ -351,12 +444,17 @@ async def test_pings_follow_allowed_mentions(standin: StandIn, bot: ProbeBot) ->
     await channel.send(text)  # no allowed_mentions: Discord parses everything
     await channel.send(text, allowed_mentions=discord.AllowedMentions.none())
     targeted, everything, nobody = (m.pings for m in standin.messages())
-    assert (targeted.roles, targeted.users, targeted.everyone) == ({ids.study_role_id}, frozenset(), False)
-    assert everything.roles == {ids.study_role_id} and everything.users == {ids.member_user_id}
+    assert targeted.roles == {ids.study_role_id}
+    assert not targeted.users
+    assert not targeted.everyone
+    assert everything.roles == {ids.study_role_id}
+    assert everything.users == {ids.member_user_id}
     assert everything.everyone
     assert nobody.nobody
     sent = standin.messages()[0].allowed_mentions
-    assert sent is not None and sent["parse"] == [] and sent["roles"] == [ids.study_role_id]
+    assert sent is not None
+    assert sent["parse"] == []
+    assert sent["roles"] == [ids.study_role_id]
 
 
 async def test_scheduled_events_validated_and_dispatched(standin: StandIn, bot: ProbeBot) -> None:
@@ -389,7 +487,8 @@ async def test_scheduled_events_validated_and_dispatched(standin: StandIn, bot: 
     route = Route("POST", "/guilds/{guild_id}/scheduled-events", guild_id=guild.id)
     with pytest.raises(discord.HTTPException) as raised:
         await bot.http.request(route, json=bad)
-    assert raised.value.code == 50035 and "entity_metadata.location" in raised.value.text
+    assert raised.value.code == 50035
+    assert "entity_metadata.location" in raised.value.text
     with pytest.raises(discord.HTTPException, match="scheduled_end_time"):
         await bot.http.request(route, json={**bad, "entity_metadata": {"location": "ok"}, "scheduled_end_time": None})
 
@@ -398,6 +497,33 @@ async def test_scheduled_events_validated_and_dispatched(standin: StandIn, bot: 
         await event.delete()
     assert forbidden.value.code == 50013
     assert len(standin.scheduled_events()) == 1
+
+    standin.set_manage_events(guild.id, allowed=True)
+    standin.max_scheduled_events = 1  # Discord: at most 100 scheduled or active events per guild
+    with pytest.raises(discord.HTTPException) as raised:
+        await bot.http.request(route, json={**bad, "entity_metadata": {"location": "ok"}})
+    assert raised.value.code == 30038
+    await event.delete()
+    assert standin.scheduled_events() == []
+    await standin.wait_until(lambda: guild.get_scheduled_event(event.id) is None, 2.0, "the DELETE dispatch")
+
+
+async def test_channel_message_edit_fetch_and_delete(standin: StandIn, bot: ProbeBot) -> None:
+    channel = channel_of(bot, standin)
+    sent = await channel.send("draft", file=discord.File(io.BytesIO(ICS), filename="a.ics"))
+    edited = await sent.edit(content="final")
+    stored = standin.messages()[0]
+    assert edited.content == "final"
+    assert stored.content == "final"
+    assert [e["content"] for e in stored.edits] == ["final"]
+    assert stored.files[0].content == ICS
+    fetched = await channel.fetch_message(sent.id)
+    assert fetched.attachments[0].filename == "a.ics"
+    assert await fetched.attachments[0].read() == ICS  # served back by the stand-in's attachment URL
+    await sent.delete()
+    assert standin.messages() == []
+    with pytest.raises(discord.NotFound):
+        await channel.fetch_message(sent.id)
 
 
 async def test_unknown_routes_are_recorded(standin: StandIn, bot: ProbeBot) -> None:

@@ -95,7 +95,7 @@ def test_file_with_only_a_token_gets_discords_real_endpoints(tmp_path: Path) -> 
 
     assert settings.api_base_url == DEFAULT_API_BASE_URL.rstrip("/")
     assert settings.gateway_url == DEFAULT_GATEWAY_URL
-    assert settings.database_url.startswith("sqlite+aiosqlite:///")
+    assert settings.database_url == f"sqlite+aiosqlite:///{tmp_path.resolve() / 'studybot.db'}"
     assert settings.studies == ()
 
 
