@@ -115,7 +115,8 @@ def settings_from_mapping(
             "database.url",
             f"is {db_url!r}: allowed are sqlite+aiosqlite:///PATH or postgresql+asyncpg://USER:PASS@HOST/DB",
         )
-    level = _string(logging_, "logging.level", source, default="INFO").upper()
+    level_raw = logging_.get("level", "INFO")
+    level = level_raw.upper() if isinstance(level_raw, str) else repr(level_raw)
     if level not in LOG_LEVELS:
         raise ConfigError(source, "logging.level", f"is {level!r}: allowed are {', '.join(LOG_LEVELS)}")
 
@@ -125,7 +126,7 @@ def settings_from_mapping(
     studies: list[StudyConfig] = []
     seen: set[int] = set()
     for index, item in enumerate(studies_raw):
-        key = f"study[{index}]"
+        key = f"study[{index + 1}]"
         if not isinstance(item, dict):
             raise ConfigError(source, key, "must be a table")
         _check_keys(item, "study", source, shown=key)

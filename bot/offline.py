@@ -105,7 +105,7 @@ async def start_bot(
     clock: Clock | None = None,
     backoff_base: float = 1.0,
     owns_standin: bool = False,
-    timeout: float = 20.0,
+    ready_within: float = 20.0,
 ) -> OfflineBot:
     """`studybot run --config config_path`, in this process and event loop, with an injectable clock."""
     settings = load_settings(config_path)
@@ -114,13 +114,13 @@ async def start_bot(
     bot = create_bot(runtime, backoff_base=backoff_base, guild_ready_timeout=0.1)
     task = asyncio.create_task(run_bot(runtime, bot), name="studybot")
     waiter = asyncio.create_task(bot.wait_until_ready())
-    done, _ = await asyncio.wait({waiter, task}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+    done, _ = await asyncio.wait({waiter, task}, timeout=ready_within, return_when=asyncio.FIRST_COMPLETED)
     if waiter not in done:
         waiter.cancel()
         if task in done:
             task.result()  # raises the start-up error
         raise TimeoutError("the bot did not become ready")
-    await standin.wait_until(lambda: bot.reminders.started, timeout)
+    await standin.wait_until(lambda: bot.reminders.started, ready_within)
     return OfflineBot(standin, runtime, bot, config_path, task, owns_standin)
 
 

@@ -18,6 +18,7 @@ def alembic_config(url: str | None = None) -> Config:
     cfg.set_main_option("script_location", str(ROOT / "migrations"))
     if url:
         cfg.set_main_option("sqlalchemy.url", url)
+        cfg.attributes["url"] = url  # an explicit URL beats STUDYBOT_DATABASE_URL
     return cfg
 
 

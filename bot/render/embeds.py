@@ -66,20 +66,22 @@ def truncate(text: str, limit: int) -> str:
 
 
 def join_lines(lines: list[str], limit: int, more: str = "{n}") -> str:
-    """Join lines, dropping the tail that does not fit and saying how many were left out."""
+    """Join lines within `limit`; when they do not all fit, keep what fits and say how many were left out."""
+    whole = "\n".join(lines)
+    if len(whole) <= limit:
+        return whole
     out: list[str] = []
     used = 0
     for index, line in enumerate(lines):
-        remaining = len(lines) - index
-        tail = more.format(n=remaining)
+        tail = more.format(n=len(lines) - index)
         extra = len(line) + (1 if out else 0)
-        reserve = len(tail) + 1 if index < len(lines) - 1 else 0
-        if used + extra + reserve > limit:
+        # Room for this line plus the "…and N more" note that must follow it.
+        if used + extra + len(tail) + 1 > limit:
             out.append(tail)
             return "\n".join(out)[:limit]
         out.append(line)
         used += extra
-    return "\n".join(out)
+    return whole[:limit]
 
 
 def fit(embed: EmbedSpec) -> EmbedSpec:

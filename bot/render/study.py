@@ -16,6 +16,7 @@ from bot.i18n import t
 from bot.render.embeds import (
     COLOR_WARNING,
     DESCRIPTION_MAX,
+    EMBED_TOTAL_MAX,
     FIELD_VALUE_MAX,
     EmbedField,
     EmbedSpec,
@@ -144,10 +145,12 @@ def render_materials(snap: StudySnapshot, lang: str, week: int | None = None) ->
     groups: dict[MaterialKind, list[tuple[int, Material]]] = {}
     for index, material in enumerate(snap.resources, start=1):
         groups.setdefault(material.kind, []).append((index, material))
+    # Share the 6,000-character embed budget between the kinds, so none is dropped whole.
+    budget = min(FIELD_VALUE_MAX, (EMBED_TOTAL_MAX - 600) // max(1, len(groups)))
     fields = [
         EmbedField(
             f"{KIND_ICONS[kind]} {t(lang, 'kind.' + kind.value)}",
-            join_lines([material_line(m, lang, i) for i, m in items], FIELD_VALUE_MAX, t(lang, "common.more", n="{n}")),
+            join_lines([material_line(m, lang, i) for i, m in items], budget, t(lang, "common.more", n="{n}")),
         )
         for kind, items in sorted(groups.items(), key=lambda kv: list(MaterialKind).index(kv[0]))
     ]

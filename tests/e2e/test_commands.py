@@ -24,8 +24,9 @@ def text_of(message: MessageRecord) -> str:
     return "\n".join(p for p in parts if p)
 
 
-async def ask(standin: StandIn, command: str, options: dict[str, Any] | None = None, *, user: str = "member",
-              locale: str = "ko") -> MessageRecord:
+async def ask(
+    standin: StandIn, command: str, options: dict[str, Any] | None = None, *, user: str = "member", locale: str = "ko"
+) -> MessageRecord:
     world = standin.defaults
     assert world is not None
     user_id = {"member": world.member_user_id, "admin": world.admin_user_id}[user]
@@ -73,7 +74,10 @@ async def test_materials_schedule_next_roster(running: OfflineBot) -> None:
     roster = await ask(standin, "roster")
     body = roster.embeds[0]["description"]
     assert body.splitlines()[0].startswith("👑 **차수연**")
-    assert all(name in body for name in "강동연 김동영 김정은 노지민 박설현 박성돈 박장호 이재준 장혜선".split())
+    assert all(
+        name in body
+        for name in ["강동연", "김동영", "김정은", "노지민", "박설현", "박성돈", "박장호", "이재준", "장혜선"]
+    )
 
 
 async def test_calendar_attaches_an_ics_file(running: OfflineBot) -> None:
@@ -131,14 +135,20 @@ async def test_admin_edits_apply_with_an_audit_row_each(running: OfflineBot) -> 
         ("admin roster edit", {"name": "홍길동", "blog": "https://hong.blog"}, "roster.edit"),
         ("admin roster link", {"name": "홍길동", "user": world.member_user_id}, "roster.link"),
         ("admin curriculum set-topic", {"week": 2, "title": "선형 회귀 집중"}, "curriculum.set_topic"),
-        ("admin curriculum add-material", {"title": "추가 읽을거리", "url": "https://example.com/a", "week": 2,
-                                           "kind": "article"}, "curriculum.add_material"),
+        (
+            "admin curriculum add-material",
+            {"title": "추가 읽을거리", "url": "https://example.com/a", "week": 2, "kind": "article"},
+            "curriculum.add_material",
+        ),
         ("admin curriculum remove-material", {"item": 1, "week": 2}, "curriculum.remove_material"),
         ("admin session cancel", {"date": "2026-12-24", "reason": "크리스마스 이브"}, "session.cancel"),
         ("admin session move", {"date": "2026-12-10", "new_date": "2026-12-11", "new_time": "20:00"}, "session.move"),
         ("admin session restore", {"date": "2026-12-24"}, "session.restore"),
-        ("admin settings", {"place_url": "https://app.gather.town/app/abc/pytorch", "offsets": "1d, 2h"},
-         "settings.update"),
+        (
+            "admin settings",
+            {"place_url": "https://app.gather.town/app/abc/pytorch", "offsets": "1d, 2h"},
+            "settings.update",
+        ),
         ("admin reminders pause", {}, "reminders.pause"),
         ("admin reminders resume", {}, "reminders.resume"),
         ("admin roster remove", {"name": "홍길동"}, "roster.remove"),

@@ -104,8 +104,9 @@ async def test_missing_channel_access_is_recorded_as_failed(tmp_path: Path, stan
     standin.faults.forbid("POST", MESSAGES)
     offline = await start_offline(tmp_path, standin=standin, clock=clock_at(DAY_BEFORE - timedelta(seconds=1)))
     try:
-        await standin.wait_until(lambda: bool(standin.requests_to("POST", f"/channels/{world.channel_id}/messages")),
-                                 timeout=10)
+        await standin.wait_until(
+            lambda: bool(standin.requests_to("POST", f"/channels/{world.channel_id}/messages")), timeout=10
+        )
         await offline.bot.reminders.drain()
         [row] = await deliveries(offline)
         assert row.status == "failed" and "permission" in row.last_error
@@ -144,11 +145,13 @@ async def test_cancelled_session_gets_one_notice_and_moved_session_is_reminded_a
     clock = clock_at(DAY_BEFORE - timedelta(hours=1))
     offline = await start_offline(tmp_path, standin=standin, clock=clock)
     try:
-        handle = await standin.invoke("admin session cancel", {"date": "2026-12-03", "reason": "연말"},
-                                      user_id=world.admin_user_id)
+        handle = await standin.invoke(
+            "admin session cancel", {"date": "2026-12-03", "reason": "연말"}, user_id=world.admin_user_id
+        )
         await handle.wait_reply(timeout=10)
         handle = await standin.invoke(
-            "admin session move", {"date": "2026-12-10", "new_date": "2026-12-11", "new_time": "20:00"},
+            "admin session move",
+            {"date": "2026-12-10", "new_date": "2026-12-11", "new_time": "20:00"},
             user_id=world.admin_user_id,
         )
         await handle.wait_reply(timeout=10)
@@ -184,9 +187,12 @@ async def test_scheduled_events_mirror_the_next_four_sessions(tmp_path: Path, st
         handle = await standin.invoke("admin session cancel", {"date": "2026-12-03"}, user_id=world.admin_user_id)
         await handle.wait_reply(timeout=10)
         await standin.wait_until(
-            lambda: min(e["scheduled_start_time"] for e in standin.scheduled_events(world.guild_id))
-            .startswith("2026-12-10")
-            and len(standin.scheduled_events(world.guild_id)) == 4,
+            lambda: (
+                min(e["scheduled_start_time"] for e in standin.scheduled_events(world.guild_id)).startswith(
+                    "2026-12-10"
+                )
+                and len(standin.scheduled_events(world.guild_id)) == 4
+            ),
             timeout=10,
         )
         names = sorted(e["name"] for e in standin.scheduled_events(world.guild_id))

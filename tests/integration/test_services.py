@@ -23,7 +23,9 @@ async def counts(rt: Runtime) -> dict[str, int]:
     result: dict[str, int] = {}
     async with rt.sessionmaker() as session:
         for model in (db.Member, db.CurriculumWeek, db.Material, db.SessionChange, db.AuditEntry, db.Study):
-            result[model.__tablename__] = int((await session.execute(select(func.count()).select_from(model))).scalar_one())
+            result[model.__tablename__] = int(
+                (await session.execute(select(func.count()).select_from(model))).scalar_one()
+            )
     return result
 
 
@@ -183,7 +185,9 @@ async def test_settings_update_and_pause(runtime: Runtime) -> None:
     after = await runtime.services.settings.update(
         guild_id=GUILD_ID,
         actor=ADMIN,
-        change=SettingsChange(start_time=time(20, 30), offsets=(timedelta(hours=2),), place_url="https://gather.town/app/x"),
+        change=SettingsChange(
+            start_time=time(20, 30), offsets=(timedelta(hours=2),), place_url="https://gather.town/app/x"
+        ),
     )
     assert after["start_time"] == "20:30" and after["offsets"] == "120"
     snap = runtime.directory.by_guild(GUILD_ID)

@@ -203,50 +203,50 @@ BAD_FILES = [
     pytest.param(TOKEN + '[logging]\nfile = "x.log"\n', "logging.file", "level", id="unknown-key-in-logging"),
     pytest.param(
         TOKEN + "[[study]]\nguild_id = 1\nchannel_id = 2\n",
-        "study[0].channel_id",
+        "study[1].channel_id",
         "reminder_channel_id",
         id="unknown-key-in-study",
     ),
     pytest.param(
         TOKEN + '[logging]\nlevel = "verbose"\n', "logging.level", "DEBUG, INFO, WARNING, ERROR", id="bad-log-level"
     ),
-    pytest.param(TOKEN + "[[study]]\nguild_id = 0\n", "study[0].guild_id", "Server ID", id="guild-id-zero"),
-    pytest.param(TOKEN + "[[study]]\nping_role_id = 3\n", "study[0].guild_id", "Server ID", id="guild-id-missing"),
+    pytest.param(TOKEN + "[[study]]\nguild_id = 0\n", "study[1].guild_id", "Server ID", id="guild-id-zero"),
+    pytest.param(TOKEN + "[[study]]\nping_role_id = 3\n", "study[1].guild_id", "Server ID", id="guild-id-missing"),
     pytest.param(
-        TOKEN + "[[study]]\nguild_id = -5\n", "study[0].guild_id", "positive whole number", id="guild-id-negative"
+        TOKEN + "[[study]]\nguild_id = -5\n", "study[1].guild_id", "positive whole number", id="guild-id-negative"
     ),
     pytest.param(
         TOKEN + '[[study]]\nguild_id = "my server"\n',
-        "study[0].guild_id",
+        "study[1].guild_id",
         "positive whole number",
         id="guild-id-string",
     ),
     pytest.param(
-        TOKEN + "[[study]]\nguild_id = 1.5\n", "study[0].guild_id", "positive whole number", id="guild-id-float"
+        TOKEN + "[[study]]\nguild_id = 1.5\n", "study[1].guild_id", "positive whole number", id="guild-id-float"
     ),
     pytest.param(
-        TOKEN + "[[study]]\nguild_id = true\n", "study[0].guild_id", "positive whole number", id="guild-id-bool"
+        TOKEN + "[[study]]\nguild_id = true\n", "study[1].guild_id", "positive whole number", id="guild-id-bool"
     ),
     pytest.param(
         TOKEN + "[[study]]\nguild_id = 1\nping_role_id = -3\n",
-        "study[0].ping_role_id",
+        "study[1].ping_role_id",
         "positive whole number",
         id="role-id-negative",
     ),
     pytest.param(
         TOKEN + "[[study]]\nguild_id = 7\n[[study]]\nguild_id = 7\n",
-        "study[1].guild_id",
+        "study[2].guild_id",
         "one [[study]] per server",
         id="duplicate-guild",
     ),
     pytest.param(
         TOKEN + '[[study]]\nguild_id = 1\ndefinition = "studies/nope.toml"\n',
-        "study[0].definition",
+        "study[1].definition",
         "does not exist",
         id="definition-missing",
     ),
     pytest.param(
-        TOKEN + "[[study]]\nguild_id = 1\ndefinition = 3\n", "study[0].definition", "path", id="definition-not-a-string"
+        TOKEN + "[[study]]\nguild_id = 1\ndefinition = 3\n", "study[1].definition", "path", id="definition-not-a-string"
     ),
     pytest.param(TOKEN + "[study]\nguild_id = 1\n", "study", "[[study]]", id="study-not-an-array"),
     pytest.param('discord = "t"\n', "discord", "[discord]", id="discord-not-a-table"),

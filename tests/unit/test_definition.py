@@ -144,9 +144,7 @@ def _base() -> dict[str, Any]:
             "reminder_offsets": ["1d", "1h"],
         },
         "member": [{"name": "차수연", "role": "leader"}, {"name": "강동연"}],
-        "resource": [
-            {"title": "Repo", "url": "https://github.com/deeplearningzerotoall/PyTorch", "kind": "repo"}
-        ],
+        "resource": [{"title": "Repo", "url": "https://github.com/deeplearningzerotoall/PyTorch", "kind": "repo"}],
         "week": [
             {
                 "number": 1,
@@ -231,15 +229,11 @@ def test_start_time_accepts_hh_mm_and_toml_times(value: object, expected: time) 
         ("14d", 20160),
     ],
 )
-def test_reminder_offsets_accept_day_hour_minute_spellings_and_plain_minutes(
-    text: object, minutes: int
-) -> None:
+def test_reminder_offsets_accept_day_hour_minute_spellings_and_plain_minutes(text: object, minutes: int) -> None:
     assert parse_offset(text) == minutes
 
 
-@pytest.mark.parametrize(
-    ("minutes", "text"), [(1440, "1d"), (60, "1h"), (30, "30m"), (90, "1h30m"), (1501, "1d1h1m")]
-)
+@pytest.mark.parametrize(("minutes", "text"), [(1440, "1d"), (60, "1h"), (30, "30m"), (90, "1h30m"), (1501, "1d1h1m")])
 def test_offsets_are_written_in_their_shortest_form(minutes: int, text: str) -> None:
     assert format_offset(minutes) == text
 
@@ -453,9 +447,7 @@ REJECTIONS: list[tuple[str, list[Mutation], str, str]] = [
     ("mutations", "key", "fragment"),
     [pytest.param(mutations, key, fragment, id=name) for name, mutations, key, fragment in REJECTIONS],
 )
-def test_invalid_definitions_are_rejected_naming_the_key(
-    mutations: list[Mutation], key: str, fragment: str
-) -> None:
+def test_invalid_definitions_are_rejected_naming_the_key(mutations: list[Mutation], key: str, fragment: str) -> None:
     with pytest.raises(DefinitionError) as caught:
         _parse(*mutations)
     assert caught.value.key == key
@@ -515,9 +507,7 @@ _URLS = st.builds(
     "{}://{}{}".format,
     st.sampled_from(["http", "https"]),
     st.from_regex(r"[a-z][a-z0-9-]{0,12}(\.[a-z]{2,6}){1,2}", fullmatch=True),
-    st.one_of(
-        st.just(""), st.from_regex(r"/[A-Za-z0-9._~%/?=&#-]{0,30}", fullmatch=True), st.just("/강의/1")
-    ),
+    st.one_of(st.just(""), st.from_regex(r"/[A-Za-z0-9._~%/?=&#-]{0,30}", fullmatch=True), st.just("/강의/1")),
 )
 _OPTIONAL_URLS = st.one_of(st.just(""), _URLS)
 _MATERIALS = st.builds(
@@ -534,9 +524,7 @@ def _definitions(draw: st.DrawFn) -> StudyDefinition:
     first_session = draw(st.dates(date(2000, 1, 1), date(2100, 12, 31)))
     names = draw(st.lists(_text(100, required=True), max_size=5, unique_by=str.casefold))
     leader = draw(st.integers(-1, len(names) - 1))
-    user_ids = draw(
-        st.lists(st.integers(1, 2**63 - 1), min_size=len(names), max_size=len(names), unique=True)
-    )
+    user_ids = draw(st.lists(st.integers(1, 2**63 - 1), min_size=len(names), max_size=len(names), unique=True))
     members = tuple(
         MemberDefinition(
             name=name,
@@ -562,9 +550,7 @@ def _definitions(draw: st.DrawFn) -> StudyDefinition:
     return StudyDefinition(
         name=draw(_text(100, required=True)),
         description=draw(_text(1000, required=False, multiline=True)),
-        timezone=draw(
-            st.sampled_from(["Asia/Seoul", "UTC", "Europe/Berlin", "America/New_York", "Asia/Kolkata"])
-        ),
+        timezone=draw(st.sampled_from(["Asia/Seoul", "UTC", "Europe/Berlin", "America/New_York", "Asia/Kolkata"])),
         locale=draw(st.sampled_from(["ko", "en"])),
         weekday=first_session.weekday(),
         start_time=time(draw(st.integers(0, 23)), draw(st.integers(0, 59))),
@@ -579,9 +565,7 @@ def _definitions(draw: st.DrawFn) -> StudyDefinition:
     )
 
 
-@settings(
-    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large]
-)
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(_definitions())
 def test_dump_then_parse_gives_back_any_valid_definition(defn: StudyDefinition) -> None:
     text = dump_definition(defn)

@@ -323,9 +323,7 @@ def scenarios(draw: st.DrawFn) -> Scenario:
     downtimes = []
     for _ in range(draw(st.sampled_from([1, 1, 2, 3]))):
         session = draw(st.sampled_from(schedule))
-        length = draw(st.sampled_from([1, 6, 30, 90, 600, 1440, 3 * 1440, 5 * 1440])) + draw(
-            st.integers(0, 59)
-        )
+        length = draw(st.sampled_from([1, 6, 30, 90, 600, 1440, 3 * 1440, 5 * 1440])) + draw(st.integers(0, 59))
         if draw(st.booleans()):
             anchor = session.start - (draw(st.sampled_from(offsets)) if offsets else DAY)
             down_from = anchor - MINUTE * draw(st.integers(0, length - 1))

@@ -513,11 +513,6 @@ def test_join_lines_keeps_everything_when_it_fits_with_room_for_the_note(lines: 
         assert join_lines(lines, limit, "…{n}") == whole
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG bot/render/embeds.py:76-77 join_lines reserves room for the '…and N more' note even when "
-    "every remaining line fits, so a list that fits loses its last lines",
-)
 def test_join_lines_keeps_every_line_when_they_all_fit() -> None:
     lines = ["a" * 1000, "b" * 12, "c" * 2]  # 1,016 characters joined: fits a 1,024-character field
 

@@ -25,10 +25,18 @@ if TYPE_CHECKING:
 
 Interaction = discord.Interaction["StudyBot"]
 
-ROLE_CHOICES: list[app_commands.Choice[str]] = [app_commands.Choice(name=t("en", f"choice.{r.value}"), value=r.value) for r in MemberRole]
-KIND_CHOICES: list[app_commands.Choice[str]] = [app_commands.Choice(name=t("en", f"choice.{k.value}"), value=k.value) for k in MaterialKind]
-WEEKDAY_CHOICES: list[app_commands.Choice[int]] = [app_commands.Choice(name=t("en", f"choice.{i}"), value=i) for i in range(len(WEEKDAYS))]
-LANGUAGE_CHOICES: list[app_commands.Choice[str]] = [app_commands.Choice(name=t("en", f"choice.{code}"), value=code) for code in ("ko", "en")]
+ROLE_CHOICES: list[app_commands.Choice[str]] = [
+    app_commands.Choice(name=t("en", f"choice.{r.value}"), value=r.value) for r in MemberRole
+]
+KIND_CHOICES: list[app_commands.Choice[str]] = [
+    app_commands.Choice(name=t("en", f"choice.{k.value}"), value=k.value) for k in MaterialKind
+]
+WEEKDAY_CHOICES: list[app_commands.Choice[int]] = [
+    app_commands.Choice(name=t("en", f"choice.{i}"), value=i) for i in range(len(WEEKDAYS))
+]
+LANGUAGE_CHOICES: list[app_commands.Choice[str]] = [
+    app_commands.Choice(name=t("en", f"choice.{code}"), value=code) for code in ("ko", "en")
+]
 
 
 def _d(key: str) -> str:

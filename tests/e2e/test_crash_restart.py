@@ -1,0 +1,141 @@
+"""Kill the real `studybot run` process mid-delivery and start it again: the reminder lands exactly once.
+
+The bot runs as a separate process (`python -m bot run --config …`) against the in-test stand-in, with the
+system clock; the study is shaped so that a reminder is already due (late) when the process starts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import select
+
+from bot.clock import FrozenClock
+from bot.config import Settings
+from bot.core.definition import dump_definition, load_definition
+from bot.db import models as db
+from bot.offline import BUNDLED_STUDY, write_config
+from bot.runtime import open_runtime
+from bot.services.base import Actor
+from bot.standin import StandIn
+
+MESSAGES = r"/channels/\d+/messages"
+ROOT = Path(__file__).resolve().parents[2]
+
+
+async def prepare_study(tmp_path: Path, standin: StandIn) -> Path:
+    """A study whose session starts in 40 minutes with a 1h reminder (so it is 20 minutes late now),
+    imported a day ago — as if the bot had been down since before the reminder was due."""
+    world = standin.defaults
+    assert world is not None
+    now = datetime.now(UTC)
+    start_local = (now + timedelta(minutes=40)).astimezone(ZoneInfo("Asia/Seoul"))
+    definition = replace(
+        load_definition(BUNDLED_STUDY),
+        weekday=start_local.weekday(),
+        first_session=start_local.date(),
+        start_time=start_local.time().replace(second=0, microsecond=0),
+        reminder_offsets_minutes=(60,),
+    )
+    study_file = tmp_path / "study.toml"
+    study_file.write_text(dump_definition(definition), encoding="utf-8")
+    database = tmp_path / "studybot.db"
+    runtime = await open_runtime(
+        Settings(token="", database_url=f"sqlite+aiosqlite:///{database}"), clock=FrozenClock(now - timedelta(days=1))
+    )
+    await runtime.services.definitions.import_definition(
+        guild_id=world.guild_id,
+        definition=definition,
+        actor=Actor.cli(),
+        reminder_channel_id=world.channel_id,
+        ping_role_id=world.study_role_id,
+    )
+    await runtime.close()
+    return write_config(
+        tmp_path / "config.toml",
+        standin=standin,
+        database=database,
+        definition=study_file,
+        guild_id=world.guild_id,
+        channel_id=world.channel_id,
+        ping_role_id=world.study_role_id,
+    )
+
+
+async def spawn(config: Path) -> asyncio.subprocess.Process:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        "run",
+        "--config",
+        str(config),
+        cwd=ROOT,
+        env=env,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+
+
+async def kill(process: asyncio.subprocess.Process) -> None:
+    if process.returncode is None:
+        process.send_signal(signal.SIGKILL)
+    await process.wait()
+
+
+async def ledger(config_dir: Path) -> list[db.Delivery]:
+    runtime = await open_runtime(
+        Settings(token="", database_url=f"sqlite+aiosqlite:///{config_dir / 'studybot.db'}"), migrate=False
+    )
+    try:
+        async with runtime.sessionmaker() as session:
+            return list((await session.execute(select(db.Delivery))).scalars())
+    finally:
+        await runtime.close()
+
+
+@pytest.mark.parametrize("posted_before_crash", [False, True], ids=["crash-before-send", "crash-before-mark"])
+async def test_killed_mid_delivery_then_restarted_delivers_once(
+    tmp_path: Path, standin: StandIn, posted_before_crash: bool
+) -> None:
+    world = standin.defaults
+    assert world is not None
+    config = await prepare_study(tmp_path, standin)
+    # Every send fails with a 500; with after_handling the message is stored first (Discord posted it, the
+    # answer was lost), otherwise nothing is posted.
+    standin.faults.server_error("POST", MESSAGES, count=None, status=500, after_handling=posted_before_crash)
+    path = f"/channels/{world.channel_id}/messages"
+    first = await spawn(config)
+    try:
+        await standin.wait_until(lambda: len(standin.requests_to("POST", path)) >= 1, timeout=30)
+    finally:
+        await kill(first)
+    [row] = await ledger(tmp_path)
+    assert row.status == "claimed"  # claimed, never confirmed: the crash left it half-done
+    assert len(standin.messages(world.channel_id)) == (1 if posted_before_crash else 0)
+    standin.faults.clear()
+    second = await spawn(config)
+    try:
+        await standin.wait_until(lambda: len(standin.messages(world.channel_id)) == 1, timeout=30)
+        for _ in range(60):
+            rows = await ledger(tmp_path)
+            if rows[0].status == "sent":
+                break
+            await asyncio.sleep(0.25)
+        [row] = await ledger(tmp_path)
+        assert row.status == "sent"
+        assert row.message_id == standin.messages(world.channel_id)[0].id
+        await asyncio.sleep(1.0)
+        assert len(standin.messages(world.channel_id)) == 1
+        assert "늦은 알림" in standin.messages(world.channel_id)[0].content
+    finally:
+        await kill(second)
