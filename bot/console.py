@@ -1,0 +1,291 @@
+"""`studybot console`: try the real bot offline, before creating a Discord application.
+
+Starts the local Discord stand-in and the real bot (same start-up path as `studybot run`) with the bundled
+study, then reads slash commands from the prompt, sends them as a member or an admin in Korean or English,
+and prints the replies — embeds as text, Discord timestamps as dates. Reminders the bot posts appear as
+they happen; `:ff 1d` fast-forwards the bot's clock to make them come.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import re
+import shlex
+import sys
+import tempfile
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from bot.clock import ShiftedClock
+from bot.core.validation import parse_offsets
+from bot.errors import UserError
+from bot.offline import BUNDLED_STUDY, OfflineBot, start_offline
+from bot.standin import MessageRecord, StandIn
+
+HELP = """\
+Type a slash command as you would in Discord, options as name:value (quote values with spaces):
+  /week                 /week number:3          /materials           /materials week:2
+  /schedule             /next                   /roster              /calendar
+  /admin roster add name:홍길동 github:https://github.com/hong
+  /admin session cancel date:2026-12-24 reason:"크리스마스 이브"
+  /admin settings offsets:"1d, 1h"              /admin reminders status
+User/channel/role options take: me, member, admin, here, study (the study role) or an id.
+Console commands:
+  :as member | :as admin    who sends the next commands (now: {who})
+  :lang ko | :lang en       the Discord language of that user (now: {lang})
+  :ff 1d | :ff 2h30m        fast-forward the bot's clock; due reminders are posted
+  :ff next                  fast-forward to the next reminder
+  :now                      show the bot's clock
+  :help                     this text
+  :quit                     leave (Ctrl-D works too)
+"""
+
+TIMESTAMP = re.compile(r"<t:(-?\d+)(?::([tTdDfFR]))?>")
+MENTION = re.compile(r"<(@&|@!?|#)(\d+)>")
+WEEKDAYS_KO = "월화수목금토일"
+
+
+class Console:
+    def __init__(self, offline: OfflineBot, clock: ShiftedClock, *, out: Any = None) -> None:
+        self.offline = offline
+        self.standin: StandIn = offline.standin
+        self.clock = clock
+        self.as_admin = False
+        self.locale = "ko"
+        self.out = out or sys.stdout
+        world = self.standin.defaults
+        assert world is not None
+        self.world = world
+        self._seen = len(self.standin.messages(world.channel_id))
+        self.timezone = ZoneInfo(offline.runtime.directory.all()[0].recurrence.timezone)
+
+    def say(self, text: str = "") -> None:
+        print(text, file=self.out, flush=True)
+
+    # --- rendering ------------------------------------------------------------------------------------
+    def when(self, match: re.Match[str]) -> str:
+        moment = datetime.fromtimestamp(int(match.group(1)), UTC)
+        style = match.group(2) or "f"
+        local = moment.astimezone(self.timezone)
+        if style == "R":
+            return self.relative(moment)
+        weekday = WEEKDAYS_KO[local.weekday()] if self.locale == "ko" else local.strftime("%a")
+        day = local.strftime("%Y-%m-%d")
+        clock = local.strftime("%H:%M %Z")
+        if style in ("d", "D"):
+            return f"{day} ({weekday})"
+        if style in ("t", "T"):
+            return clock
+        return f"{day} ({weekday}) {clock}"
+
+    def relative(self, moment: datetime) -> str:
+        delta = moment - self.clock.now()
+        seconds = abs(delta.total_seconds())
+        for unit_s, ko, en in ((86400, "일", "day"), (3600, "시간", "hour"), (60, "분", "minute"), (1, "초", "second")):
+            if seconds >= unit_s or unit_s == 1:
+                amount = int(seconds // unit_s)
+                break
+        if self.locale == "ko":
+            return f"{amount}{ko} {'후' if delta.total_seconds() >= 0 else '전'}"
+        plural = "" if amount == 1 else "s"
+        return f"in {amount} {en}{plural}" if delta.total_seconds() >= 0 else f"{amount} {en}{plural} ago"
+
+    def mention(self, match: re.Match[str]) -> str:
+        kind, ident = match.group(1), int(match.group(2))
+        world = self.standin.world
+        if kind == "@&":
+            for guild in world.guilds.values():
+                if ident in guild.roles:
+                    return f"@{guild.roles[ident].name}"
+            return "@role"
+        if kind == "#":
+            channel = world.channels.get(ident)
+            return f"#{channel.name}" if channel else "#channel"
+        user = world.users.get(ident)
+        return f"@{user.username}" if user else "@user"
+
+    def readable(self, text: str) -> str:
+        return MENTION.sub(self.mention, TIMESTAMP.sub(self.when, text))
+
+    def show(self, message: MessageRecord, *, header: str = "") -> None:
+        if header:
+            self.say(header)
+        if message.content:
+            self.say(self.readable(message.content))
+        for embed in message.embeds:
+            self.say("┌" + "─" * 60)
+            if embed.get("title"):
+                self.say("│ " + self.readable(embed["title"]))
+            for line in self.readable(embed.get("description", "")).splitlines():
+                self.say("│ " + line)
+            for field in embed.get("fields", []):
+                self.say("│")
+                self.say("│ ▸ " + self.readable(field["name"]))
+                for line in self.readable(field["value"]).splitlines():
+                    self.say("│   " + line)
+            footer = (embed.get("footer") or {}).get("text")
+            if footer:
+                self.say("│ — " + self.readable(footer))
+            self.say("└" + "─" * 60)
+        for file in message.files:
+            self.say(f"📎 {file.filename} ({len(file.content)} bytes)")
+        if message.ephemeral:
+            self.say("(only you can see this)" if self.locale != "ko" else "(나에게만 보이는 메시지)")
+
+    # --- commands ---------------------------------------------------------------------------------------
+    def option_types(self, path: list[str]) -> dict[str, int]:
+        schema = next((c for c in self.standin.commands() if c["name"] == path[0]), None)
+        options = schema.get("options", []) if schema else []
+        for part in path[1:]:
+            nested = next((o for o in options if o["name"] == part), None)
+            options = nested.get("options", []) if nested else []
+        return {o["name"]: int(o["type"]) for o in options if int(o["type"]) > 2}
+
+    def value(self, kind: int, raw: str) -> Any:
+        aliases = {
+            "me": self.world.admin_user_id if self.as_admin else self.world.member_user_id,
+            "member": self.world.member_user_id,
+            "admin": self.world.admin_user_id,
+            "here": self.world.channel_id,
+            "study": self.world.study_role_id,
+        }
+        if kind in (6, 7, 8, 9):
+            return aliases.get(raw.lstrip("@#"), int(raw) if raw.isdigit() else raw)
+        if kind == 4:
+            return int(raw)
+        if kind == 10:
+            return float(raw)
+        if kind == 5:
+            return raw.lower() in ("1", "true", "yes", "y", "on", "예")
+        return raw
+
+    async def slash(self, line: str) -> None:
+        tokens = shlex.split(line.lstrip("/"))
+        path = [t for t in tokens if ":" not in t]
+        raw_options = dict(t.split(":", 1) for t in tokens if ":" in t)
+        if not path:
+            return
+        types = self.option_types(path)
+        unknown = [name for name in raw_options if name not in types]
+        if unknown:
+            self.say(f"unknown option(s) {', '.join(unknown)}; /{' '.join(path)} takes: {', '.join(types) or 'none'}")
+            return
+        options = {name: self.value(types[name], raw) for name, raw in raw_options.items()}
+        user = self.world.admin_user_id if self.as_admin else self.world.member_user_id
+        handle = await self.standin.invoke(" ".join(path), options, user_id=user, locale=self.locale)
+        reply = await handle.wait_reply(timeout=15)
+        self.show(reply)
+        if handle.late:
+            self.say("⚠️ the bot answered after Discord's 3-second deadline")
+
+    async def fast_forward(self, text: str) -> None:
+        if text.strip() == "next":
+            snap = self.offline.runtime.directory.all()[0]
+            upcoming = await self.offline.bot.reminders.upcoming(snap, 1)
+            if not upcoming:
+                self.say("no reminder is planned")
+                return
+            self.clock.set(upcoming[0].due + timedelta(seconds=1))
+            self.say(f"⏩ {self.when_now()}")
+            await self.offline.bot.reminders.rearm_all()
+            await asyncio.sleep(0.3)
+            await self.offline.bot.reminders.drain()
+            return
+        try:
+            offsets = parse_offsets(text)
+        except UserError:
+            self.say("usage: :ff 1d | :ff 2h30m | :ff 45m | :ff next")
+            return
+        self.clock.advance(sum(offsets, timedelta()))
+        self.say(f"⏩ {self.when_now()}")
+        await self.offline.bot.reminders.rearm_all()
+        await asyncio.sleep(0.3)
+        await self.offline.bot.reminders.drain()
+
+    def when_now(self) -> str:
+        return self.clock.now().astimezone(self.timezone).strftime("%Y-%m-%d (%a) %H:%M %Z")
+
+    async def watch_channel(self) -> None:
+        """Print what the bot posts in the study channel (reminders, notices) as it happens."""
+        while True:
+            messages = self.standin.messages(self.world.channel_id)
+            for message in messages[self._seen :]:
+                if message.source == "channel":  # not the replies to our own commands
+                    self.show(message, header="\n📣 #general (posted by the bot):")
+            self._seen = len(messages)
+            await asyncio.sleep(0.2)
+
+    async def handle(self, line: str) -> bool:
+        line = line.strip()
+        if not line:
+            return True
+        if line in (":quit", ":q", ":exit", "exit", "quit"):
+            return False
+        if line == ":help":
+            self.say(HELP.format(who="admin" if self.as_admin else "member", lang=self.locale))
+        elif line.startswith(":as"):
+            self.as_admin = line.split()[-1] == "admin"
+            self.say(f"now acting as {'admin (Manage Server)' if self.as_admin else 'member'}")
+        elif line.startswith(":lang"):
+            choice = line.split()[-1]
+            self.locale = "en-US" if choice.startswith("en") else "ko"
+            self.say(f"Discord language: {self.locale}")
+        elif line.startswith(":ff"):
+            await self.fast_forward(line[3:])
+        elif line == ":now":
+            self.say(self.when_now())
+        elif line.startswith("/"):
+            try:
+                await self.slash(line)
+            except (ValueError, KeyError, TimeoutError) as exc:
+                self.say(f"could not send that: {exc}")
+        else:
+            self.say("commands start with / (try /week), console commands with : (try :help)")
+        return True
+
+
+async def read_lines(prompt: str) -> str | None:
+    loop = asyncio.get_running_loop()
+    try:
+        return await loop.run_in_executor(None, lambda: input(prompt))
+    except EOFError:
+        return None
+
+
+async def run_console(*, db: Path | None = None, study: Path | None = None) -> int:
+    clock = ShiftedClock()
+    workdir = Path(tempfile.mkdtemp(prefix="studybot-console-"))
+    print("Starting a local Discord stand-in and the real bot…", flush=True)
+    offline = await start_offline(
+        workdir,
+        definition=study or BUNDLED_STUDY,
+        database=db,
+        clock=clock,
+        # A fresh try-out always shows a live week: week 1 becomes the coming session day.
+        shift_to_now=None if db is not None else clock.now(),
+    )
+    console = Console(offline, clock)
+    snap = offline.runtime.directory.all()[0]
+    console.say(f"✅ {snap.name}: {len(snap.members)} members, {snap.week_count} weeks. Bot clock: {console.when_now()}")
+    console.say(HELP.format(who="member", lang="ko"))
+    watcher = asyncio.create_task(console.watch_channel())
+    interactive = sys.stdin.isatty()
+    try:
+        while True:
+            line = await read_lines("studybot> " if interactive else "")
+            if line is None:
+                break
+            if not interactive:
+                console.say(f"studybot> {line}")
+            if not await console.handle(line):
+                break
+        await asyncio.sleep(0.3)  # let a last reminder print
+    finally:
+        watcher.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await watcher
+        await offline.stop()
+    return 0
