@@ -269,7 +269,9 @@ async def run_console(*, db: Path | None = None, study: Path | None = None) -> i
     )
     console = Console(offline, clock)
     snap = offline.runtime.directory.all()[0]
-    console.say(f"✅ {snap.name}: {len(snap.members)} members, {snap.week_count} weeks. Bot clock: {console.when_now()}")
+    console.say(
+        f"✅ {snap.name}: {len(snap.members)} members, {snap.week_count} weeks. Bot clock: {console.when_now()}"
+    )
     console.say(HELP.format(who="member", lang="ko"))
     watcher = asyncio.create_task(console.watch_channel())
     interactive = sys.stdin.isatty()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -29,9 +31,32 @@ def clock() -> FrozenClock:
     return FrozenClock(BEFORE_WEEK_1)
 
 
-@pytest.fixture
-def db_url(tmp_path: Path) -> str:
-    return f"sqlite+aiosqlite:///{tmp_path / 'studybot.db'}"
+POSTGRES_URL = os.environ.get("STUDYBOT_TEST_POSTGRES_URL", "")
+BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)] if POSTGRES_URL else ["sqlite"]
+
+
+@pytest.fixture(params=BACKENDS)
+async def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    """A fresh, empty database: a SQLite file, and (when STUDYBOT_TEST_POSTGRES_URL is set) a new PostgreSQL
+    database created for this test and dropped after it."""
+    if request.param == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path / 'studybot.db'}"
+        return
+    import asyncpg  # only needed when PostgreSQL tests are enabled
+
+    admin_dsn = POSTGRES_URL.replace("postgresql+asyncpg://", "postgresql://")
+    name = f"studybot_t_{uuid.uuid4().hex[:12]}"
+    admin = await asyncpg.connect(admin_dsn)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    yield POSTGRES_URL.rsplit("/", 1)[0] + "/" + name
+    admin = await asyncpg.connect(admin_dsn)
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
 
 
 @pytest.fixture

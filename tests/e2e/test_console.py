@@ -11,22 +11,29 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_console_answers_commands_and_shows_reminders_after_fast_forward(tmp_path: Path) -> None:
-    script = "\n".join([
-        "/week",
-        ":lang en",
-        "/materials week:3",
-        "/admin roster add name:홍길동",
-        ":as admin",
-        "/admin roster add name:홍길동",
-        "/roster",
-        ":ff next",
-        ":quit",
-    ])
+    script = "\n".join(
+        [
+            "/week",
+            ":lang en",
+            "/materials week:3",
+            "/admin roster add name:홍길동",
+            ":as admin",
+            "/admin roster add name:홍길동",
+            "/roster",
+            ":ff next",
+            ":quit",
+        ]
+    )
     env = {k: v for k, v in os.environ.items() if k != "DISCORD_TOKEN"}
     result = subprocess.run(
         [sys.executable, "-m", "bot", "console"],
-        input=script, capture_output=True, text=True, timeout=120, cwd=tmp_path,
-        env={**env, "PYTHONPATH": str(ROOT)}, check=False,
+        input=script,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+        env={**env, "PYTHONPATH": str(ROOT)},
+        check=False,
     )
     out = result.stdout
     assert result.returncode == 0, result.stderr[-2000:]
