@@ -82,16 +82,15 @@ class Console:
         return f"{day} ({weekday}) {clock}"
 
     def relative(self, moment: datetime) -> str:
-        delta = moment - self.clock.now()
-        seconds = abs(delta.total_seconds())
-        for unit_s, ko, en in ((86400, "일", "day"), (3600, "시간", "hour"), (60, "분", "minute"), (1, "초", "second")):
-            if seconds >= unit_s or unit_s == 1:
-                amount = int(seconds // unit_s)
-                break
+        delta = (moment - self.clock.now()).total_seconds()
+        seconds = abs(delta)
+        units = ((86400, "일", "day"), (3600, "시간", "hour"), (60, "분", "minute"), (1, "초", "second"))
+        size, ko, en = next((u for u in units if seconds >= u[0]), units[-1])
+        amount = int(seconds // size)
         if self.locale == "ko":
-            return f"{amount}{ko} {'후' if delta.total_seconds() >= 0 else '전'}"
+            return f"{amount}{ko} {'후' if delta >= 0 else '전'}"
         plural = "" if amount == 1 else "s"
-        return f"in {amount} {en}{plural}" if delta.total_seconds() >= 0 else f"{amount} {en}{plural} ago"
+        return f"in {amount} {en}{plural}" if delta >= 0 else f"{amount} {en}{plural} ago"
 
     def mention(self, match: re.Match[str]) -> str:
         kind, ident = match.group(1), int(match.group(2))
