@@ -82,6 +82,27 @@ class StudyBot(commands.Bot):
 
     async def on_ready(self) -> None:
         log.info("connected as %s to %d servers", self.user, len(self.guilds))
+        # Safety nets beside the per-study wake-ups: the event window moves forward as sessions pass, and
+        # a periodic sweep re-arms every study (cheap: each run decides from the ledger what is due).
+        scheduler = self.reminders.scheduler
+        scheduler.add_job(
+            self.events.sync_all,
+            "interval",
+            hours=1,
+            id="events:refresh",
+            replace_existing=True,
+            coalesce=True,
+            misfire_grace_time=None,
+        )
+        scheduler.add_job(
+            self.reminders.rearm_all,
+            "interval",
+            minutes=15,
+            id="reminders:sweep",
+            replace_existing=True,
+            coalesce=True,
+            misfire_grace_time=None,
+        )
         await self.events.sync_all()
 
     # --- command sync -----------------------------------------------------------------------------

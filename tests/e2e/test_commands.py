@@ -177,7 +177,7 @@ async def test_admin_edits_apply_with_an_audit_row_each(running: OfflineBot) -> 
         ("materials", {"week": 0}, "1부터 9주차까지"),
         ("admin roster add", {"name": "차수연"}, "이미 있습니다"),
         ("admin roster add", {"name": "가" * 101}, "최대 100자"),
-        ("admin roster add", {"name": "@everyone 파티"}, "@everyone"),
+        ("admin roster add", {"name": "@everyone 파티"}, "everyone"),
         ("admin roster add", {"name": "**굵게**"}, "쓸 수 없는 문자"),
         ("admin roster remove", {"name": "없는사람"}, "없습니다"),
         ("admin roster edit", {"name": "강동연", "github": "javascript:alert(1)"}, "https://"),
