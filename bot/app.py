@@ -49,6 +49,7 @@ class StudyBot(commands.Bot):
         clock: Clock,
         force_sync: bool = False,
         guild_ready_timeout: float = 2.0,
+        serve: bool = True,
     ) -> None:
         intents = discord.Intents.none()
         intents.guilds = True  # channels, roles and scheduled events arrive with GUILD_CREATE
@@ -69,6 +70,7 @@ class StudyBot(commands.Bot):
         self.reminders: ReminderRunner
         self.events: EventSync
         self.force_sync = force_sync
+        self.serve = serve  # False for `studybot sync`: register commands, post nothing
         self.synced: bool | None = None
         self.tree.on_error = self.on_app_command_error  # type: ignore[method-assign]
 
@@ -78,7 +80,8 @@ class StudyBot(commands.Bot):
             await self.load_extension(name)
         await self.sync_commands_if_changed(force=self.force_sync)
         # Reminders go out over REST and need no gateway: arm them now rather than after READY.
-        await self.reminders.start()
+        if self.serve:
+            await self.reminders.start()
 
     async def on_ready(self) -> None:
         log.info("connected as %s to %d servers", self.user, len(self.guilds))

@@ -121,7 +121,7 @@ async def _dispatch(args: argparse.Namespace) -> int:
             print(f"wrote {out}")
             return 0
         await rt.prepare(runtime)
-        bot = rt.create_bot(runtime, force_sync=command == "sync")
+        bot = rt.create_bot(runtime, force_sync=command == "sync", serve=command == "run")
         if command == "sync":
             from bot.endpoints import apply_endpoints
 

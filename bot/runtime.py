@@ -148,7 +148,12 @@ async def _apply_config_ids(runtime: Runtime, study: StudyConfig) -> None:
 
 
 def create_bot(
-    runtime: Runtime, *, force_sync: bool = False, backoff_base: float = 1.0, guild_ready_timeout: float = 2.0
+    runtime: Runtime,
+    *,
+    force_sync: bool = False,
+    backoff_base: float = 1.0,
+    guild_ready_timeout: float = 2.0,
+    serve: bool = True,
 ) -> StudyBot:
     bot = StudyBot(
         services=runtime.services,
@@ -156,6 +161,7 @@ def create_bot(
         clock=runtime.clock,
         force_sync=force_sync,
         guild_ready_timeout=guild_ready_timeout,
+        serve=serve,
     )
 
     bot.reminders = ReminderRunner(
