@@ -36,17 +36,26 @@ class DeliveryLedger:
 
     async def claim(self, *, study_id: int, planned: PlannedDelivery, late: bool) -> Delivery | None:
         """Insert the row in state `claimed`; None when someone already holds it."""
+        return await self._insert(study_id, planned, status=CLAIMED, late=late, error="")
+
+    async def record_missed(self, *, study_id: int, planned: PlannedDelivery, reason: str) -> bool:
+        """Record a delivery that will not be sent (and why); False when it was already recorded."""
+        return await self._insert(study_id, planned, status=MISSED, late=False, error=reason) is not None
+
+    async def _insert(
+        self, study_id: int, planned: PlannedDelivery, *, status: str, late: bool, error: str
+    ) -> Delivery | None:
         now = self.clock.now()
         row = Delivery(
             study_id=study_id,
             occurrence=planned.occurrence,
             kind=planned.kind,
-            status=CLAIMED,
+            status=status,
             due_at=planned.due,
             late=late,
             nonce=nonce_for(study_id, planned.occurrence, planned.kind),
             attempts=0,
-            last_error="",
+            last_error=error,
             created_at=now,
             updated_at=now,
         )
@@ -56,28 +65,6 @@ class DeliveryLedger:
         except IntegrityError:
             return None
         return row
-
-    async def record_missed(self, *, study_id: int, planned: PlannedDelivery, reason: str) -> bool:
-        now = self.clock.now()
-        row = Delivery(
-            study_id=study_id,
-            occurrence=planned.occurrence,
-            kind=planned.kind,
-            status=MISSED,
-            due_at=planned.due,
-            late=False,
-            nonce=nonce_for(study_id, planned.occurrence, planned.kind),
-            attempts=0,
-            last_error=reason,
-            created_at=now,
-            updated_at=now,
-        )
-        try:
-            async with self.sessionmaker() as session, session.begin():
-                session.add(row)
-        except IntegrityError:
-            return False
-        return True
 
     async def _update(self, delivery_id: int, **values: object) -> None:
         async with self.sessionmaker() as session, session.begin():

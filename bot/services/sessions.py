@@ -32,7 +32,7 @@ class SessionService(Service):
         if slot is None:
             dates = ", ".join(s.original_date.isoformat() for s in schedule if s.end > self.clock.now())[:300]
             raise UserError("session.not_a_session", date=day.isoformat(), dates=dates or "-")
-        if slot.end <= self.clock.now() and (slot.start <= self.clock.now()):
+        if slot.start <= self.clock.now():
             raise UserError("session.past", date=day.isoformat())
         return slot
 
@@ -40,28 +40,7 @@ class SessionService(Service):
         slot = self._slot(guild_id, day)
         if slot.cancelled:
             raise UserError("session.already_cancelled", date=day.isoformat())
-        why = clean_text(reason, field="reason", limit=REASON_MAX) if reason.strip() else ""
-        async with self.transaction() as session:
-            study = await self.load_study(session, guild_id)
-            change = await SessionChangeRepository.on(session, study_id=study.id, original_date=day)
-            before = change_state(change)
-            if change is None:
-                change = db.SessionChange(study_id=study.id, original_date=day, created_at=self.clock.now())
-                session.add(change)
-            change.cancelled = True
-            change.moved_to = None
-            change.reason = why
-            self.audit(
-                session,
-                study=study,
-                actor=actor,
-                action="session.cancel",
-                target=day.isoformat(),
-                before=before,
-                after=change_state(change),
-            )
-            study_id = study.id
-        await self.directory.changed(study_id, timing=True)
+        await self._write(guild_id, actor, day, "session.cancel", moved_to=None, reason=reason)
         return slot
 
     async def move(
@@ -80,6 +59,13 @@ class SessionService(Service):
         moved_to = datetime.combine(new_day, start_time, tzinfo=ZoneInfo(snap.recurrence.timezone))
         if moved_to <= self.clock.now():
             raise UserError("session.move_in_past", when=moved_to.strftime("%Y-%m-%d %H:%M"))
+        await self._write(guild_id, actor, day, "session.move", moved_to=moved_to, reason=reason)
+        return moved_to
+
+    async def _write(
+        self, guild_id: int | None, actor: Actor, day: date, action: str, *, moved_to: datetime | None, reason: str
+    ) -> None:
+        """Record a cancellation (moved_to None) or a move of the slot on `day`, with its audit row."""
         why = clean_text(reason, field="reason", limit=REASON_MAX) if reason.strip() else ""
         async with self.transaction() as session:
             study = await self.load_study(session, guild_id)
@@ -88,21 +74,20 @@ class SessionService(Service):
             if change is None:
                 change = db.SessionChange(study_id=study.id, original_date=day, created_at=self.clock.now())
                 session.add(change)
-            change.cancelled = False
+            change.cancelled = moved_to is None
             change.moved_to = moved_to
             change.reason = why
             self.audit(
                 session,
                 study=study,
                 actor=actor,
-                action="session.move",
+                action=action,
                 target=day.isoformat(),
                 before=before,
                 after=change_state(change),
             )
             study_id = study.id
         await self.directory.changed(study_id, timing=True)
-        return moved_to
 
     async def restore(self, *, guild_id: int | None, actor: Actor, day: date) -> None:
         self._slot(guild_id, day)
