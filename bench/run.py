@@ -579,6 +579,7 @@ async def scenario_fanout(args: argparse.Namespace) -> dict[str, Any]:
             ratio=round(last / floor, 3) if floor else math.nan,
             bot_pacing_floor_s=round(n / BOT_RATE, 3),
             peak_posts_in_1s=_peak_in_window([r.at for r in posts], 1.0),
+            posts_per_second=_per_second([r.at - due_perf for r in posts]),
             responses_429=stats.rate_limited - base_stats.rate_limited,
             responses_429_by_route=by_route,
             server_errors=stats.server_errors - base_stats.server_errors,
@@ -603,6 +604,12 @@ async def _wait_channels(standin: StandIn, channels: Sequence[int], within: floa
         await standin.wait_until(
             lambda: sum(1 for c in channels if messages.get(c)) >= len(channels), within, "every reminder"
         )
+
+
+def _per_second(offsets: Sequence[float]) -> list[int]:
+    """Messages posted in each second after the due time (second 0 = the first second)."""
+    counts: Counter[int] = Counter(max(0, int(x)) for x in offsets)
+    return [counts.get(i, 0) for i in range(max(counts, default=-1) + 1)]
 
 
 def _peak_in_window(times: Sequence[float], window: float) -> int:

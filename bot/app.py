@@ -98,7 +98,7 @@ class StudyBot(commands.Bot):
             misfire_grace_time=None,
         )
         scheduler.add_job(
-            self.reminders.rearm_all,
+            self.sweep,
             "interval",
             minutes=15,
             id="reminders:sweep",
@@ -107,6 +107,17 @@ class StudyBot(commands.Bot):
             misfire_grace_time=None,
         )
         await self.events.sync_all()
+
+    async def sweep(self) -> None:
+        """Reload studies changed outside this process, then run and re-arm every study's reminders."""
+        await self.directory.reload_changed()
+        await self.reminders.rearm_all()
+
+    async def close(self) -> None:
+        # Stop posting before the HTTP session goes away, so no send dies half-way through shutdown.
+        if hasattr(self, "reminders"):
+            await self.reminders.stop()
+        await super().close()
 
     # --- command sync -----------------------------------------------------------------------------
     async def command_payload(self) -> list[dict[str, Any]]:

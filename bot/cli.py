@@ -9,11 +9,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from bot.config import DEFAULT_CONFIG_PATH, ConfigError, Settings, load_settings
+from bot.config import DEFAULT_CONFIG_PATH, ConfigError, Settings, load_settings, settings_from_mapping
 from bot.core.definition import DefinitionError, dump_definition, load_definition
 from bot.errors import UserError
 from bot.i18n import t
@@ -51,7 +52,10 @@ def _parser() -> argparse.ArgumentParser:
 def _settings(args: argparse.Namespace, *, require_token: bool) -> Settings:
     path: Path | None = args.config
     if path is None and not DEFAULT_CONFIG_PATH.exists() and not require_token:
-        return Settings(token="", source="(no config file)")
+        # No config file: defaults plus the environment (STUDYBOT_DATABASE_URL) for offline commands.
+        return settings_from_mapping(
+            {}, source="(no config file)", base_dir=Path.cwd(), environ=os.environ, require_token=False
+        )
     return load_settings(path or DEFAULT_CONFIG_PATH, require_token=require_token)
 
 

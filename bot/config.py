@@ -74,6 +74,8 @@ def load_settings(
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(source, "(file)", f"is not valid TOML: {exc}") from exc
+    except OSError as exc:
+        raise ConfigError(source, "(file)", f"cannot be read: {exc.strerror or exc}") from exc
     return settings_from_mapping(
         raw, source=source, base_dir=path.resolve().parent, environ=env, require_token=require_token
     )

@@ -6,6 +6,7 @@ Discord refuses) are not retried — blind retries of 4xx answers are what get a
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 import aiohttp
@@ -18,28 +19,16 @@ from bot.render.embeds import Reply
 if TYPE_CHECKING:
     from bot.app import StudyBot
 
+TRANSIENT = (aiohttp.ClientError, OSError, TimeoutError, RuntimeError)  # RuntimeError: session closing
+
 
 class DiscordPoster:
     def __init__(self, bot: StudyBot) -> None:
         self.bot = bot
 
-    async def _channel(self, channel_id: int) -> discord.abc.Messageable:
-        channel = self.bot.get_channel(channel_id)
-        if channel is None:
-            try:
-                channel = await self.bot.fetch_channel(channel_id)
-            except discord.NotFound as exc:
-                raise PostError(f"channel {channel_id} not found", permanent=True) from exc
-            except discord.Forbidden as exc:
-                raise PostError(f"no access to channel {channel_id}", permanent=True) from exc
-            except (TimeoutError, discord.HTTPException, aiohttp.ClientError, OSError) as exc:
-                raise PostError(f"could not look up channel {channel_id}: {exc}", permanent=False) from exc
-        if not isinstance(channel, discord.abc.Messageable):
-            raise PostError(f"channel {channel_id} is not a text channel", permanent=True)
-        return channel
-
     async def post(self, channel_id: int, reply: Reply, *, nonce: str) -> int:
-        channel = await self._channel(channel_id)
+        # Sending needs only the id: no channel lookup (which would be an extra, unpaced REST call).
+        channel = self.bot.get_partial_messageable(channel_id)
         try:
             message = await channel.send(
                 content=reply.content or None,
@@ -54,20 +43,25 @@ class DiscordPoster:
         except discord.HTTPException as exc:
             permanent = 400 <= exc.status < 500 and exc.status != 429
             raise PostError(f"Discord answered {exc.status}: {exc.text or exc}", permanent=permanent) from exc
-        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+        except TRANSIENT as exc:
             raise PostError(f"network error: {exc!r}", permanent=False) from exc
         return message.id
 
-    async def find(self, channel_id: int, marker: str) -> int | None:
-        channel = await self._channel(channel_id)
+    async def find(self, channel_id: int, marker: str, *, after: datetime | None) -> int | None:
+        """Our message containing `marker`: among everything posted since `after` (up to 500 messages), or
+        among the latest 100 when no time is known."""
+        channel = self.bot.get_partial_messageable(channel_id)
         me = self.bot.user
+        since = after - timedelta(minutes=1) if after is not None else None
         try:
-            async for message in channel.history(limit=50):
+            async for message in channel.history(limit=500 if since else 100, after=since):
                 if me is not None and message.author.id != me.id:
                     continue
                 texts = [message.content] + [e.footer.text or "" for e in message.embeds]
                 if any(marker in text for text in texts):
                     return message.id
-        except (TimeoutError, discord.HTTPException, aiohttp.ClientError, OSError) as exc:
-            raise PostError(f"could not read history: {exc}", permanent=False) from exc
+        except discord.HTTPException as exc:
+            raise PostError(f"could not read history: {exc}", permanent=exc.status in (403, 404)) from exc
+        except TRANSIENT as exc:
+            raise PostError(f"could not read history: {exc!r}", permanent=False) from exc
         return None

@@ -78,7 +78,10 @@ class EventSync:
 
     async def sync_all(self) -> None:
         for snap in self.directory.all():
-            await self.sync(snap.id)
+            try:
+                await self.sync(snap.id)
+            except Exception:
+                log.exception("server events of study %s could not be synced", snap.id)
 
     def desired(self, snap: StudySnapshot) -> list[EventSpec]:
         schedule = build_schedule(snap.recurrence, snap.changes, snap.week_count)

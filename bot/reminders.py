@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time as monotonic_time
 from dataclasses import dataclass
@@ -23,8 +24,17 @@ from apscheduler.triggers.date import DateTrigger
 
 from bot.clock import Clock
 from bot.core.model import StudySnapshot
-from bot.core.reminders import Decision, PlannedDelivery, decide_due, next_due, nonce_for, plan_deliveries
+from bot.core.reminders import (
+    DEFAULT_ON_TIME,
+    Decision,
+    PlannedDelivery,
+    decide_due,
+    next_due,
+    nonce_for,
+    plan_deliveries,
+)
 from bot.core.schedule import build_schedule, next_session
+from bot.db.models import Delivery
 from bot.i18n import t
 from bot.render.embeds import Reply
 from bot.render.reminder import render_cancel_notice, render_reminder, render_status
@@ -53,8 +63,8 @@ class Poster(Protocol):
         """Post `reply` in the channel with `nonce`; return the message id or raise PostError."""
         ...
 
-    async def find(self, channel_id: int, marker: str) -> int | None:
-        """Id of a recent message of ours whose text contains `marker`, if any."""
+    async def find(self, channel_id: int, marker: str, *, after: datetime | None) -> int | None:
+        """Id of a message of ours (posted after `after`, or recently) whose text contains `marker`."""
         ...
 
 
@@ -129,8 +139,7 @@ class ReminderRunner:
             asyncio.create_task(self._worker(), name=f"reminder-worker-{i}") for i in range(self._worker_count)
         ]
         await self.resume_unfinished()
-        for snap in self.directory.all():
-            await self.run_due(snap.id)
+        await self.rearm_all()
 
     async def stop(self) -> None:
         if not self.started:
@@ -235,37 +244,61 @@ class ReminderRunner:
         return None if job is None else job.next_run_time
 
     async def rearm_all(self) -> None:
-        """Re-arm every study (after the clock was moved, e.g. the console's fast-forward)."""
+        """Run and re-arm every study: at start, after the clock moved, and as a periodic sweep.
+
+        One study's failure is logged and does not stop the others."""
         for snap in self.directory.all():
-            await self.run_due(snap.id)
+            try:
+                await self.run_due(snap.id)
+            except Exception:
+                log.exception("reminders of study %s could not be planned", snap.id)
 
     # --- sending ----------------------------------------------------------------------------------
     async def resume_unfinished(self) -> None:
-        """Rows left `claimed` by a crash: posted already (found by marker) → mark; else send with the same nonce."""
+        """Finish the rows a crash left `claimed` (claimed, maybe posted, never confirmed).
+
+        Posted already (its `ref` marker is among our messages in the channel since the claim) → marked sent.
+        Otherwise it is sent again with the same nonce — Discord dedupes a nonce for a few minutes, the
+        history check covers the rest — unless the session started, the plan no longer holds it, or a
+        later reminder of the same session is due too (then that one is sent instead: one message, not two).
+        """
         now = self.clock.now()
         for row in await self.ledger.unfinished():
-            snap = self.directory.by_id(row.study_id)
-            if snap is None or not snap.reminder_channel_id:
-                await self.ledger.mark_failed(row.id, error="study or channel gone", attempts=row.attempts)
-                continue
             try:
-                found = await self.poster.find(snap.reminder_channel_id, reference_for(row.nonce))
-            except PostError as exc:
-                found = None
-                log.warning("could not read channel history for delivery %s: %s", row.id, exc)
-            if found is not None:
-                await self.ledger.mark_sent(row.id, message_id=found, attempts=row.attempts)
-                continue
-            if row.occurrence <= now:
-                await self.ledger.mark_failed(
-                    row.id, error="interrupted; the session started before it could be confirmed", attempts=row.attempts
-                )
-                continue
-            planned = self._replan(snap, row.occurrence, row.kind)
-            if planned is None:
-                await self.ledger.mark_failed(row.id, error="session no longer scheduled", attempts=row.attempts)
-                continue
-            await self.queue.put(QueuedSend(row.study_id, row.id, planned, row.late, row.nonce, row.attempts))
+                await self._resume(row, now)
+            except Exception:
+                log.exception("could not resume delivery %s", row.id)
+
+    async def _resume(self, row: Delivery, now: datetime) -> None:
+        snap = self.directory.by_id(row.study_id)
+        if snap is None or not snap.reminder_channel_id:
+            await self.ledger.mark_failed(row.id, error="study or channel gone", attempts=row.attempts)
+            return
+        try:
+            found = await self.poster.find(snap.reminder_channel_id, reference_for(row.nonce), after=row.created_at)
+        except PostError as exc:
+            found = None
+            log.warning("could not read channel history for delivery %s: %s", row.id, exc)
+        if found is not None:
+            await self.ledger.mark_sent(row.id, message_id=found, attempts=row.attempts)
+            return
+        planned = self._replan(snap, row.occurrence, row.kind)
+        if row.occurrence <= now:
+            await self.ledger.mark_missed(row.id, error="interrupted; the session started before it was sent")
+            return
+        if planned is None or snap.paused:
+            await self.ledger.mark_missed(row.id, error="session changed before it was sent")
+            return
+        later_due = [
+            p
+            for p in self.plan(snap, since=row.due_at + timedelta(seconds=1), until=now + timedelta(seconds=1))
+            if p.session.original_date == planned.session.original_date
+        ]
+        if later_due:
+            await self.ledger.mark_missed(row.id, error="superseded by a later reminder")
+            return
+        late = row.late or now - row.due_at > DEFAULT_ON_TIME
+        await self.queue.put(QueuedSend(row.study_id, row.id, planned, late, row.nonce, row.attempts))
 
     def _replan(self, snap: StudySnapshot, occurrence: datetime, kind: str) -> PlannedDelivery | None:
         for planned in self.plan(snap, since=occurrence - timedelta(days=15), until=occurrence + timedelta(days=1)):
@@ -303,7 +336,13 @@ class ReminderRunner:
             if snap is None or not snap.reminder_channel_id:
                 await self.ledger.mark_failed(item.delivery_id, error="study or channel gone", attempts=attempts)
                 return
-            reply = self.render(snap, item.planned, late=item.late, nonce=item.nonce)
+            # The study may have changed while this waited in the queue or between retries: post only what
+            # the plan still holds, rendered from the plan as it is now.
+            planned = self._replan(snap, item.planned.occurrence, item.planned.kind)
+            if planned is None or snap.paused or planned.occurrence <= self.clock.now():
+                await self._drop(item, snap.reminder_channel_id, attempts)
+                return
+            reply = self.render(snap, planned, late=item.late, nonce=item.nonce)
             await self.gate.wait()
             attempts += 1
             try:
@@ -319,6 +358,17 @@ class ReminderRunner:
                 continue
             await self.ledger.mark_sent(item.delivery_id, message_id=message_id, attempts=attempts)
             return
+
+    async def _drop(self, item: QueuedSend, channel_id: int, attempts: int) -> None:
+        """The delivery is no longer wanted; if an earlier attempt may have reached Discord, record that."""
+        found = None
+        if attempts:
+            with contextlib.suppress(PostError):
+                found = await self.poster.find(channel_id, reference_for(item.nonce), after=None)
+        if found is not None:
+            await self.ledger.mark_sent(item.delivery_id, message_id=found, attempts=attempts)
+        else:
+            await self.ledger.mark_missed(item.delivery_id, error="session changed before it was sent")
 
     # --- admin views ------------------------------------------------------------------------------
     async def status_reply(self, snap: StudySnapshot, lang: str) -> Reply:

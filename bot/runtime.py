@@ -11,11 +11,12 @@ import logging
 from dataclasses import dataclass
 
 import discord
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.app import StudyBot
 from bot.clock import Clock, SystemClock
-from bot.config import Settings, StudyConfig
+from bot.config import ConfigError, Settings, StudyConfig
 from bot.core.definition import load_definition
 from bot.db.engine import create_engine, create_sessionmaker
 from bot.db.migrate import upgrade_to_head
@@ -80,7 +81,17 @@ async def open_runtime(settings: Settings, *, clock: Clock | None = None, migrat
     """Engine → migrations to head → services. Nothing touches Discord yet."""
     engine = create_engine(settings.database_url)
     if migrate:
-        await upgrade_to_head(engine)
+        try:
+            await upgrade_to_head(engine)
+        except (OSError, SQLAlchemyError) as exc:
+            await engine.dispose()
+            reason = getattr(exc, "orig", None) or exc
+            raise ConfigError(
+                settings.source,
+                "database.url",
+                f"({settings.database_url}) cannot be opened: {reason}. Check the path/server, or set "
+                "STUDYBOT_DATABASE_URL",
+            ) from exc
     sessionmaker = create_sessionmaker(engine)
     clock = clock or SystemClock()
     directory = StudyDirectory(sessionmaker)

@@ -54,12 +54,15 @@ def build_calendar(
     location_url: str,
     description_for: Callable[[Session], str] | None = None,
     summary_for: Callable[[Session], str] | None = None,
+    sequence: int | None = None,
     now: datetime,
 ) -> bytes:
     """The whole feed as bytes (UTF-8, CRLF line endings, folded lines), ready to serve as text/calendar.
 
     `summary_for` and `description_for` let the caller render localised text; without them the summary is
-    "Week N · topic" and the description is the change reason and the location URL.
+    "Week N · topic" and the description is the change reason and the location URL. `sequence`, when
+    given, is every event's SEQUENCE: pass something that only grows (e.g. minutes since the epoch of the
+    study's last change) so clients apply every change, a restore after a cancellation included.
     """
     if now.tzinfo is None or now.utcoffset() is None:
         raise ValueError("now must be timezone-aware")
@@ -91,7 +94,7 @@ def build_calendar(
         if description:
             event.add("description", description)
         event.add("status", "CANCELLED" if session.cancelled else "CONFIRMED")
-        event.add("sequence", 1 if session.cancelled or session.moved else 0)
+        event.add("sequence", sequence if sequence is not None else (1 if session.cancelled or session.moved else 0))
         calendar.add_component(event)
 
     if schedule:

@@ -112,6 +112,7 @@ class StudySnapshot:
     resources: tuple[Material, ...] = ()
     changes: tuple[SessionChange, ...] = ()
     created_at: datetime | None = None
+    updated_at: datetime | None = None
     extra: dict[str, str] = field(default_factory=dict)
 
     @property

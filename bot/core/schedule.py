@@ -75,7 +75,11 @@ def build_schedule(rec: Recurrence, changes: Iterable[SessionChange], week_count
         change = by_date.get(day)
         start = slot_start(rec, day)
         if change is not None and change.cancelled:
-            sessions.append(Session(day, start, start + rec.duration, None, cancelled=True, reason=change.reason))
+            if change.moved_to is not None:  # a moved session, then cancelled: it was last announced there
+                _require_aware(change.moved_to)
+                start = change.moved_to.astimezone(UTC)
+            cancelled = Session(day, start, start + rec.duration, None, cancelled=True, reason=change.reason)
+            sessions.append(cancelled)
             continue
         moved = change is not None and change.moved_to is not None
         if change is not None and change.moved_to is not None:

@@ -78,19 +78,40 @@ def parse_time(value: str, *, field: str = "time") -> time:
     return time(int(match.group(1)), int(match.group(2)))
 
 
+DATE_PAST_MAX = timedelta(days=366)
+DATE_FUTURE_MAX = timedelta(days=731)
+
+
+def check_date_range(day: date, today: date, *, field: str) -> date:
+    """Dates typed by admins must lie within a year back and two years ahead: a typo like 9999-12-23
+    would otherwise turn every schedule computation into an overflow."""
+    if not today - DATE_PAST_MAX <= day <= today + DATE_FUTURE_MAX:
+        raise UserError(
+            "error.date_range",
+            field=field,
+            value=day.isoformat(),
+            earliest=(today - DATE_PAST_MAX).isoformat(),
+            latest=(today + DATE_FUTURE_MAX).isoformat(),
+        )
+    return day
+
+
 _OFFSET_PART = re.compile(r"(\d+)\s*([dhm])")
+OFFSETS_OFF = ("off", "none", "끄기", "없음")
 OFFSET_MAX = timedelta(days=14)
 OFFSETS_MAX_COUNT = 5
 
 
 def parse_offsets(value: str) -> tuple[timedelta, ...]:
     """Reminder offsets typed as "1d, 1h" or "1h30m, 10m": each 1 minute to 14 days, at most 5, no repeats."""
+    if value.strip().lower() in OFFSETS_OFF:
+        return ()
     offsets: list[timedelta] = []
     for raw in value.split(","):
         part = raw.strip().lower().replace(" ", "")
         if not part:
             continue
-        if not re.fullmatch(r"(\d+[dhm])+", part):
+        if not re.fullmatch(r"(\d{1,5}[dhm])+", part):
             raise UserError("error.bad_offsets", value=value[:60])
         total = timedelta()
         for amount, unit in _OFFSET_PART.findall(part):
@@ -100,7 +121,7 @@ def parse_offsets(value: str) -> tuple[timedelta, ...]:
         if total in offsets:
             raise UserError("error.bad_offsets", value=value[:60])
         offsets.append(total)
-    if len(offsets) > OFFSETS_MAX_COUNT:
+    if not offsets or len(offsets) > OFFSETS_MAX_COUNT:
         raise UserError("error.bad_offsets", value=value[:60])
     return tuple(sorted(offsets, reverse=True))
 

@@ -45,5 +45,7 @@ def study_calendar(snap: StudySnapshot, *, now: datetime, lang: str | None = Non
         location_url=snap.place.url,
         description_for=description,
         summary_for=summary,
+        # Grows with every change of the study, so calendar apps apply moves, cancellations and restores.
+        sequence=int(snap.updated_at.timestamp() // 60) if snap.updated_at else None,
         now=now,
     )

@@ -19,6 +19,8 @@ class CurriculumService(Service):
     ) -> int:
         clean = clean_title(title)
         clean_en = clean_title(title_en) if title_en else None
+        if not 1 <= week <= WEEKS_MAX:
+            raise UserError("error.week_range", week=week, max=WEEKS_MAX)
         async with self.transaction() as session:
             study = await self.load_study(session, guild_id)
             row = await CurriculumRepository.week(session, study_id=study.id, number=week)
@@ -131,6 +133,8 @@ class CurriculumService(Service):
     async def _week_id(session: object, study: db.Study, week: int | None) -> int | None:
         if not week:
             return None
+        if not 0 <= week <= WEEKS_MAX:
+            raise UserError("error.week_range", week=week, max=WEEKS_MAX)
         row = await CurriculumRepository.week(session, study_id=study.id, number=week)  # type: ignore[arg-type]
         if row is None:
             count = len(await CurriculumRepository.weeks(session, study_id=study.id))  # type: ignore[arg-type]

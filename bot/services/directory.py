@@ -7,11 +7,13 @@ listeners (the reminder scheduler, the Discord event sync) rebuild what depends 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, date, datetime, time, timedelta
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.core import model
@@ -109,6 +111,7 @@ def build_snapshot(
             for c in changes
         ),
         created_at=study.created_at,
+        updated_at=study.updated_at,
         extra={"description": study.description},
     )
 
@@ -121,6 +124,7 @@ class StudyDirectory:
         self._by_id: dict[int, model.StudySnapshot] = {}
         self._by_guild: dict[int, model.StudySnapshot] = {}
         self._listeners: list[Listener] = []
+        self._locks: dict[int, asyncio.Lock] = {}
 
     def subscribe(self, listener: Listener) -> None:
         """`listener(study_id, timing_changed)` runs after every refresh."""
@@ -167,6 +171,12 @@ class StudyDirectory:
             self._store(snap)
 
     async def refresh(self, study_id: int) -> model.StudySnapshot | None:
+        # One refresh per study at a time: reads then happen in commit order, so an older read can never
+        # overwrite a newer snapshot.
+        async with self._locks.setdefault(study_id, asyncio.Lock()):
+            return await self._refresh(study_id)
+
+    async def _refresh(self, study_id: int) -> model.StudySnapshot | None:
         async with self._sessionmaker() as session:
             study = await StudyRepository.get(session, study_id=study_id)
             if study is None:
@@ -186,6 +196,16 @@ class StudyDirectory:
             self._by_guild.pop(old.guild_id, None)
         self._store(snap)
         return snap
+
+    async def reload_changed(self) -> list[int]:
+        """Pick up writes made outside this process (e.g. `studybot import` while the bot runs)."""
+        async with self._sessionmaker() as session:
+            rows = {row[0]: row[1] for row in (await session.execute(select(db.Study.id, db.Study.updated_at))).all()}
+        changed = [sid for sid, stamp in rows.items() if sid not in self._by_id or self._by_id[sid].updated_at != stamp]
+        changed += [sid for sid in list(self._by_id) if sid not in rows]
+        for study_id in changed:
+            await self.changed(study_id, timing=True)
+        return changed
 
     async def changed(self, study_id: int, *, timing: bool) -> None:
         """Refresh after a committed write and tell the listeners (timing=True when reminders may move)."""

@@ -81,6 +81,9 @@ class DeliveryLedger:
     async def mark_sent(self, delivery_id: int, *, message_id: int, attempts: int) -> None:
         await self._update(delivery_id, status=SENT, message_id=message_id, attempts=attempts)
 
+    async def mark_missed(self, delivery_id: int, *, error: str) -> None:
+        await self._update(delivery_id, status=MISSED, last_error=error[:1000])
+
     async def mark_failed(self, delivery_id: int, *, error: str, attempts: int) -> None:
         await self._update(delivery_id, status=FAILED, last_error=error[:1000], attempts=attempts)
 

@@ -7,7 +7,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.core.schedule import Session, build_schedule, session_on
-from bot.core.validation import REASON_MAX, clean_text
+from bot.core.validation import REASON_MAX, check_date_range, clean_text
 from bot.db import models as db
 from bot.db.repositories import SessionChangeRepository
 from bot.errors import UserError
@@ -40,7 +40,7 @@ class SessionService(Service):
         slot = self._slot(guild_id, day)
         if slot.cancelled:
             raise UserError("session.already_cancelled", date=day.isoformat())
-        await self._write(guild_id, actor, day, "session.cancel", moved_to=None, reason=reason)
+        await self._write(guild_id, actor, day, "session.cancel", cancelled=True, moved_to=None, reason=reason)
         return slot
 
     async def move(
@@ -56,16 +56,28 @@ class SessionService(Service):
         self._slot(guild_id, day)
         snap = self.snapshot(guild_id)
         start_time = new_time or snap.recurrence.start_time
+        check_date_range(new_day, self.clock.now().date(), field="new_date")
         moved_to = datetime.combine(new_day, start_time, tzinfo=ZoneInfo(snap.recurrence.timezone))
         if moved_to <= self.clock.now():
             raise UserError("session.move_in_past", when=moved_to.strftime("%Y-%m-%d %H:%M"))
-        await self._write(guild_id, actor, day, "session.move", moved_to=moved_to, reason=reason)
+        await self._write(guild_id, actor, day, "session.move", cancelled=False, moved_to=moved_to, reason=reason)
         return moved_to
 
     async def _write(
-        self, guild_id: int | None, actor: Actor, day: date, action: str, *, moved_to: datetime | None, reason: str
+        self,
+        guild_id: int | None,
+        actor: Actor,
+        day: date,
+        action: str,
+        *,
+        cancelled: bool,
+        moved_to: datetime | None,
+        reason: str,
     ) -> None:
-        """Record a cancellation (moved_to None) or a move of the slot on `day`, with its audit row."""
+        """Record a cancellation or a move of the slot on `day`, with its audit row.
+
+        Cancelling a moved session keeps its new time: the cancel notice is timed against the start the
+        members were last told about."""
         why = clean_text(reason, field="reason", limit=REASON_MAX) if reason.strip() else ""
         async with self.transaction() as session:
             study = await self.load_study(session, guild_id)
@@ -74,8 +86,9 @@ class SessionService(Service):
             if change is None:
                 change = db.SessionChange(study_id=study.id, original_date=day, created_at=self.clock.now())
                 session.add(change)
-            change.cancelled = moved_to is None
-            change.moved_to = moved_to
+            change.cancelled = cancelled
+            if not cancelled:
+                change.moved_to = moved_to
             change.reason = why
             self.audit(
                 session,

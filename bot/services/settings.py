@@ -6,8 +6,9 @@ from dataclasses import dataclass
 from datetime import date, time, timedelta
 from typing import Any
 
-from bot.core.validation import clean_text, clean_url, format_offset
+from bot.core.validation import check_date_range, clean_text, clean_url, format_offset
 from bot.db import models as db
+from bot.db.repositories import SessionChangeRepository
 from bot.errors import UserError
 from bot.services.base import Actor, Service
 from bot.services.directory import offsets_to_db
@@ -65,9 +66,22 @@ class SettingsService(Service):
             raise UserError("settings.bad_duration", value=change.duration_minutes)
         if change.locale is not None and change.locale not in ("ko", "en"):
             raise UserError("settings.bad_locale", value=change.locale)
+        if change.first_session is not None:
+            check_date_range(change.first_session, self.clock.now().date(), field="first_session")
         async with self.transaction() as session:
             study = await self.load_study(session, guild_id)
             before = settings_state(study)
+            if change.weekday is not None and change.weekday != study.weekday:
+                pending = [
+                    c
+                    for c in await SessionChangeRepository.for_study(session, study_id=study.id)
+                    if c.original_date >= self.clock.now().date()
+                ]
+                if pending:
+                    # Cancellations and moves are keyed by the old weekday's dates: they would silently stop
+                    # applying (and could not be restored). Make the admin decide about them first.
+                    dates = ", ".join(c.original_date.isoformat() for c in pending[:10])
+                    raise UserError("settings.weekday_has_changes", dates=dates)
             if change.channel_id is not None:
                 study.reminder_channel_id = change.channel_id
             if change.clear_ping_role:

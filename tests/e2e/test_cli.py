@@ -84,3 +84,13 @@ async def test_sync_registers_commands_even_when_unchanged_and_posts_nothing(tmp
         assert standin.sync_count() == expected
     assert {c["name"] for c in standin.commands()} >= {"week", "admin"}
     assert standin.messages(world.channel_id) == []
+
+
+def test_unusable_database_is_named_not_a_traceback(tmp_path: Path) -> None:
+    env = {"STUDYBOT_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'no' / 'such' / 'dir' / 'db.sqlite'}"}
+    result = studybot("import", str(BUNDLED_STUDY), "--guild", "42", cwd=tmp_path, env=env)
+    assert result.returncode == 2
+    assert "database.url" in result.stderr and "cannot be opened" in result.stderr
+    assert "Traceback" not in result.stderr
+    folder = studybot("run", "--config", str(tmp_path), cwd=tmp_path)
+    assert folder.returncode == 2 and "cannot be read" in folder.stderr and "Traceback" not in folder.stderr

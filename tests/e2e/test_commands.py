@@ -185,7 +185,13 @@ async def test_admin_edits_apply_with_an_audit_row_each(running: OfflineBot) -> 
         ("admin curriculum set-topic", {"week": 3, "title": "<@&123> 주제"}, "쓸 수 없는 문자"),
         ("admin session cancel", {"date": "2026-12-04"}, "모임 날짜가 아닙니다"),
         ("admin session cancel", {"date": "next week"}, "YYYY-MM-DD"),
-        ("admin session move", {"date": "2026-12-03", "new_date": "2020-01-01"}, "지난 시간"),
+        ("admin session move", {"date": "2026-12-03", "new_date": "2026-11-30"}, "지난 시간"),
+        ("admin session move", {"date": "2026-12-03", "new_date": "2020-01-01"}, "너무 멉니다"),
+        ("admin settings", {"first_session": "9999-12-23"}, "너무 멉니다"),
+        ("admin settings", {"offsets": ","}, "1d, 1h"),
+        ("admin settings", {"offsets": "99999999999d"}, "1d, 1h"),
+        ("admin settings", {"role": "everyone"}, "everyone"),
+        ("admin curriculum set-topic", {"week": 3000000000, "title": "x"}, "주차까지"),
         ("admin settings", {"offsets": "every day"}, "1d, 1h"),
         ("admin settings", {"time": "25:00"}, "HH:MM"),
     ],
@@ -193,6 +199,10 @@ async def test_admin_edits_apply_with_an_audit_row_each(running: OfflineBot) -> 
 async def test_bad_input_gets_a_clear_ephemeral_answer_and_changes_nothing(
     running: OfflineBot, command: str, options: dict[str, Any], fragment: str
 ) -> None:
+    world = running.standin.defaults
+    assert world is not None
+    if options.get("role") == "everyone":
+        options = {**options, "role": world.everyone_role_id}
     before = await snapshot_tables(running)
     reply = await ask(running.standin, command, options, user="admin")
     assert reply.ephemeral

@@ -3,7 +3,7 @@ point between claim, send and mark ends with exactly one posted reminder."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from bot.clock import FrozenClock
 from bot.core.reminders import nonce_for
@@ -32,7 +32,7 @@ class ChannelLog:
         self.messages.append((message_id, nonce, reply))
         return message_id
 
-    async def find(self, channel_id: int, marker: str) -> int | None:
+    async def find(self, channel_id: int, marker: str, *, after: datetime | None) -> int | None:
         for message_id, _, reply in self.messages:
             if any(marker in e.footer for e in reply.embeds):
                 return message_id

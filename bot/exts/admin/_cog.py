@@ -15,6 +15,7 @@ from discord.ext import commands
 
 from bot.core.model import MaterialKind, MemberRole
 from bot.core.validation import parse_date, parse_offsets, parse_time
+from bot.errors import UserError
 from bot.exts import _glue
 from bot.i18n import t
 from bot.render.admin import render_audit, render_done, render_settings
@@ -347,6 +348,9 @@ class AdminGroup(app_commands.Group, name="admin", description=_d("cmd.admin.des
         first_session: str | None = None,
     ) -> None:
         snap = _glue.require_admin(interaction)
+        for picked in (role, admin_role):
+            if picked is not None and (picked.is_default() or picked.managed):
+                raise UserError("settings.bad_role")
         change = SettingsChange(
             channel_id=channel.id if channel else None,
             ping_role_id=role.id if role else None,
