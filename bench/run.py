@@ -60,13 +60,13 @@ from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # `python bench/run.py` puts bench/ first on the path, not the repository
     sys.path.insert(0, str(ROOT))
 
-import psutil  # noqa: E402
+import psutil  # type: ignore[import-untyped]  # noqa: E402
 from sqlalchemy import func, select  # noqa: E402
 
 from bot.clock import ShiftedClock  # noqa: E402
@@ -90,8 +90,16 @@ GUILD_BASE = 900_000_000_000_000_000  # deterministic ids, so one seeded databas
 MESSAGES_ROUTE = "POST /channels/{channel_id}/messages"
 EVENTS_ROUTE = "POST /guilds/{guild_id}/scheduled-events"
 
-T = TypeVar("T")
-log = logging.getLogger("bench")
+# (owner, attribute, label) of the start-up steps timed by wrapping them; nested ones are indented.
+STARTUP_PHASES = (
+    ("offline", "open_runtime", "open_runtime: engine + migrations check"),
+    ("offline", "prepare", "prepare: config ids + snapshots"),
+    ("StudyDirectory", "load_all", "  directory.load_all (N snapshots)"),
+    ("StudyBot", "login", "login + setup_hook (discord.py runs setup_hook inside login)"),
+    ("StudyBot", "sync_commands_if_changed", "  command tree hash check / sync"),
+    ("ReminderRunner", "start", "  reminders.start: catch-up + arm every study"),
+)
+GATEWAY_PHASE = "gateway: connect → READY + N GUILD_CREATEs"
 
 
 # =============================================================================================================
@@ -186,6 +194,42 @@ class Marks:
     def first(self, label: str) -> tuple[float, float] | None:
         span = self.spans.get(label)
         return None if not span else (span[0], span[1])
+
+
+class GcPauses:
+    """Records every garbage-collector pause (generation, start, end) while active (a `with` block)."""
+
+    def __init__(self) -> None:
+        self.pauses: list[tuple[int, float, float]] = []
+        self._started = 0.0
+
+    def _callback(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._started = time.perf_counter()
+        else:
+            self.pauses.append((info["generation"], self._started, time.perf_counter()))
+
+    def __enter__(self) -> GcPauses:
+        gc.callbacks.append(self._callback)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        gc.callbacks.remove(self._callback)
+
+    def overlaps(self, start: float, end: float) -> bool:
+        return any(a < end and b > start for _, a, b in self.pauses)
+
+    def summary(self) -> dict[str, dict[str, float]]:
+        out: dict[str, dict[str, float]] = {}
+        for generation in (0, 1, 2):
+            ms = sorted((b - a) * 1000 for g, a, b in self.pauses if g == generation)
+            if ms:
+                out[f"gen{generation}"] = {
+                    "count": len(ms),
+                    "median_ms": round(percentile(ms, 50), 3),
+                    "max_ms": round(ms[-1], 3),
+                }
+        return out
 
 
 async def wait_quiet(standin: StandIn, *, quiet: float, within: float) -> float:
@@ -327,12 +371,17 @@ async def scenario_startup(args: argparse.Namespace) -> dict[str, Any]:
     config = config_for(workdir, standin, database)
 
     marks = Marks()
-    marks.wrap(offline_module, "open_runtime", "open_runtime (engine + migrations check)")
-    marks.wrap(offline_module, "prepare", "prepare (config ids + load_all)")
-    marks.wrap(StudyDirectory, "load_all", "directory.load_all")
-    marks.wrap(StudyBot, "login", "login (GET /users/@me, /oauth2/applications/@me)")
-    marks.wrap(StudyBot, "sync_commands_if_changed", "command tree hash check / sync")
-    marks.wrap(ReminderRunner, "start", "reminders.start (catch-up + arm every study)")
+    for owner, name, label in STARTUP_PHASES:
+        marks.wrap(
+            {
+                "offline": offline_module,
+                "StudyDirectory": StudyDirectory,
+                "StudyBot": StudyBot,
+                "ReminderRunner": ReminderRunner,
+            }[owner],
+            name,
+            label,
+        )
 
     clock = clock_at(START_NOW)
     offline: OfflineBot | None = None
@@ -349,15 +398,19 @@ async def scenario_startup(args: argparse.Namespace) -> dict[str, Any]:
             jobs_final = study_jobs(offline)
             all_job_ids = sorted({str(job.id).split(":")[0] for job in offline.bot.reminders.scheduler.get_jobs()})
         rss_ready = rss_mib()
-        phases = {label: round((span[1] - span[0]) * 1000, 1) for label in marks.spans if (span := marks.first(label))}
-        reminders_span = marks.first("reminders.start (catch-up + arm every study)")
-        login_span = marks.first("login (GET /users/@me, /oauth2/applications/@me)")
-        if reminders_span:
-            phases["gateway connect → READY + GUILD_CREATEs (after setup_hook)"] = round(
-                (ready - reminders_span[1]) * 1000, 1
+        # A timeline: (phase, starts at, lasts), in ms from the call of start_bot.
+        phases: list[dict[str, Any]] = []
+        for _, _, label in STARTUP_PHASES:
+            span = marks.first(label)
+            if span:
+                phases.append(
+                    {"phase": label, "at_ms": round(span[0] * 1000, 1), "ms": round((span[1] - span[0]) * 1000, 1)}
+                )
+        login = marks.first(STARTUP_PHASES[3][2])
+        if login:
+            phases.append(
+                {"phase": GATEWAY_PHASE, "at_ms": round(login[1] * 1000, 1), "ms": round((ready - login[1]) * 1000, 1)}
             )
-        if login_span:
-            phases["login starts at (offset from start_bot)"] = round(login_span[0] * 1000, 1)
         result.update(
             ready_s=round(ready, 3),
             all_jobs_armed_s=round(all_armed, 3),
@@ -366,7 +419,7 @@ async def scenario_startup(args: argparse.Namespace) -> dict[str, Any]:
             jobs_total=len(offline.bot.reminders.scheduler.get_jobs()),
             job_kinds=all_job_ids,
             guilds_seen_by_bot=len(offline.bot.guilds),
-            phases_ms=phases,
+            phases=phases,
         )
 
         # The scheduled-event sync (4 events per study) starts at READY and runs in the background.
@@ -408,6 +461,7 @@ async def scenario_startup(args: argparse.Namespace) -> dict[str, Any]:
                 "settled": round(rss_settled, 1),
             },
             log=dict(counter.counts),
+            log_samples=counter.samples,
         )
     finally:
         await stop_quietly(offline)
@@ -446,6 +500,8 @@ async def scenario_latency(args: argparse.Namespace) -> dict[str, Any]:
         locales = ("ko", "en-US")
         errors: Counter[str] = Counter()
 
+        spans: dict[str, list[tuple[float, float]]] = {"week": [], "ping": []}
+
         async def once(command: str, app: Application, i: int) -> float:
             handle = await standin.invoke(
                 command, {}, guild_id=world.guilds[i % len(world.guilds)], locale=locales[i % 2], application=app
@@ -458,6 +514,7 @@ async def scenario_latency(args: argparse.Namespace) -> dict[str, Any]:
             elif command == "week" and not (record.data or {}).get("embeds"):
                 errors[f"/week without embed: {str(record.content)[:60]}"] += 1
             assert record.latency is not None
+            spans[command].append((handle.dispatched_at, record.at))
             return record.latency * 1000
 
         warmup = max(5, min(50, args.requests // 10))
@@ -466,10 +523,24 @@ async def scenario_latency(args: argparse.Namespace) -> dict[str, Any]:
             await once("ping", bare_app, i)
         week: list[float] = []
         ping: list[float] = []
-        with profiled(args.profile_dir, "latency"):
+        spans["week"].clear()
+        spans["ping"].clear()
+        pauses = GcPauses()
+        with profiled(args.profile_dir, "latency"), pauses:
             for i in range(args.requests):  # alternate, so both see the same background conditions
                 week.append(await once("week", standin.app, warmup + i))
                 ping.append(await once("ping", bare_app, warmup + i))
+        gc_report: dict[str, Any] = {"pauses": pauses.summary()}
+        for command, values in (("week", week), ("ping", ping)):
+            hit = [pauses.overlaps(a, b) for a, b in spans[command]]
+            clean = [v for v, h in zip(values, hit, strict=True) if not h]
+            gc_report[command] = {
+                "requests_with_gc_pause": sum(hit),
+                "p99_without_those_ms": round(percentile(clean, 99), 3),
+            }
+        gc_report["ratio_p99_without_gc"] = round(
+            gc_report["week"]["p99_without_those_ms"] / gc_report["ping"]["p99_without_those_ms"], 2
+        )
         # A sample of what /week answered, to show it is the real thing.
         sample = await standin.invoke("week", {}, guild_id=world.guilds[0], locale="en-US")
         answer = await sample.wait_response(timeout=10)
@@ -483,6 +554,7 @@ async def scenario_latency(args: argparse.Namespace) -> dict[str, Any]:
             errors=dict(errors),
             week_sample_title=str(embeds[0].get("title", "")),
             deadline_misses=sum(1 for h in standin.interactions.values() if h.late),
+            gc=gc_report,
             log=dict(counter.counts),
         )
     finally:
@@ -752,6 +824,18 @@ def build_rows(report: dict[str, Any]) -> list[tuple[str, str, str, str]]:
             "0 / 0",
             errors + lat["deadline_misses"] == 0,
         )
+        g = lat.get("gc", {})
+        if g:
+            add(
+                "  requests that overlapped a GC pause: /week, /ping",
+                f"{g['week']['requests_with_gc_pause']}, {g['ping']['requests_with_gc_pause']}",
+            )
+            for gen, p in g["pauses"].items():
+                add(
+                    f"    {gen} collections during the run",
+                    f"{p['count']} (median {p['median_ms']} ms, max {p['max_ms']} ms)",
+                )
+            add("  ratio p99 real/bare leaving out requests hit by a GC pause", fmt(g["ratio_p99_without_gc"], "x"))
         add("  (the stand-in and both bots share one process and one event loop)", " ", plain=True)
 
     for key, title in (("fanout_warm", "bot up, events synced"), ("fanout_cold", "bot restarted just before due")):
@@ -770,6 +854,7 @@ def build_rows(report: dict[str, Any]) -> list[tuple[str, str, str, str]]:
         add("  floor at the bot's own pacing N/45", fmt(fan["bot_pacing_floor_s"], "s"))
         add("  ratio total/floor", fmt(fan["ratio"], "x"), "~1.0x (<= 1.15)", fan["ratio"] <= 1.15, plain=not target)
         add("  peak posts in any 1 s window", fmt(fan["peak_posts_in_1s"]), f"<= {GLOBAL_LIMIT}", plain=True)
+        add("  posts in seconds 0..5 after due", ", ".join(str(x) for x in fan["posts_per_second"][:6]))
         add("  429s answered by the stand-in", fmt(fan["responses_429"]), "0", fan["responses_429"] == 0)
         for route, count in fan["responses_429_by_route"].items():
             add(f"    of which {route}", fmt(count))
@@ -796,8 +881,8 @@ def build_rows(report: dict[str, Any]) -> list[tuple[str, str, str, str]]:
             f"{n}",
             armed_ok,
         )
-        for label, ms in st["phases_ms"].items():
-            add(f"    {label}", fmt(float(ms), "ms"))
+        for phase in st["phases"]:
+            add(f"    {phase['phase']}", f"{fmt(float(phase['ms']), 'ms')} (at +{phase['at_ms']:,.0f} ms)")
         add("  directory.load_all() alone (min of 3)", fmt(st["load_all_s"]["min"], "s"))
         add("  scheduled-event sync after READY (background)", fmt(st["event_sync_s"], "s"))
         add("  scheduled events created", fmt(st["scheduled_events"]))
