@@ -5,9 +5,11 @@ Run from the repository root::
     .venv/bin/python bench/run.py                  # full run: 1,000 studies, 500 requests (a few minutes)
     .venv/bin/python bench/run.py --quick          # smoke test: 20 studies, 50 requests (well under 30 s)
     .venv/bin/python bench/run.py --studies 300 --requests 200 --profile-dir /tmp/prof
+    .venv/bin/python bench/run.py --prototype all  # what-if: proposed fixes applied (bench/prototypes.py)
 
 It prints one aligned plain-text table and writes the same figures as JSON to ``bench/results.json``
-(``--json PATH`` to change that). Nothing here is part of the test suite.
+(``bench/results-prototypes.json`` with ``--prototype``; ``--json PATH`` to change that). ``--skip-cold`` leaves
+out the cold-start fan-out. Nothing here is part of the test suite.
 
 What is measured (every scenario runs in its own child process so that memory and caches do not leak from
 one into the next; the stand-in, the real bot and the bare bot of a scenario share that process's event loop):
@@ -19,7 +21,8 @@ one into the next; the stand-in, the real bot and the bare bot of a scenario sha
    The two commands are invoked alternately and sequentially (round-robin over guilds, alternating ko/en-US);
    latency = stand-in dispatch of INTERACTION_CREATE → stand-in receiving the interaction callback
    (``InteractionHandle.latency``). Warm-up requests are not counted. Both bots run in the *same* process and
-   event loop as the stand-in, so a slow handler in one delays the other's frames too.
+   event loop as the stand-in, so a slow handler in one delays the other's frames too, and they share one
+   garbage collector: every GC pause is recorded, and the requests it overlapped are counted per command.
 2. Reminder fan-out: N studies (one guild + one text channel each) whose "1 day before" reminder falls due in
    the same minute, stand-in global limit 50 requests/s. "warm": the bot is up and its scheduled-event sync
    has finished, then the global limit is switched on and a ``ShiftedClock`` is moved to just before the due
@@ -307,8 +310,19 @@ def study_jobs(offline: OfflineBot) -> int:
 
 
 async def stop_quietly(offline: OfflineBot | None) -> None:
+    """Stop the bot; first cancel its event handlers still running (e.g. an unfinished scheduled-event sync in
+    `on_ready`: `bot.close()` leaves those tasks alone, and they would go on using the database after
+    `runtime.close()`)."""
     if offline is None:
         return
+    handlers = [
+        task
+        for task in asyncio.all_tasks()
+        if task.get_name().startswith("discord.py: on_") and task is not asyncio.current_task()
+    ]
+    for task in handlers:
+        task.cancel()
+    await asyncio.gather(*handlers, return_exceptions=True)
     with contextlib.suppress(Exception):
         await asyncio.wait_for(offline.stop(), timeout=30)
 
@@ -759,6 +773,8 @@ def run_child(args: argparse.Namespace, scenario: str, studies: int, db_path: Pa
     ]
     if args.profile_dir:
         command += ["--profile-dir", args.profile_dir]
+    if args.prototype and scenario != "seed":
+        command += ["--prototype", args.prototype]
     progress(f"{scenario} ({studies} studies) ...")
     started = time.perf_counter()
     budget = 600 + studies * 0.5
@@ -798,6 +814,9 @@ def build_rows(report: dict[str, Any]) -> list[tuple[str, str, str, str]]:
 
     n = report["config"]["studies"]
     m = report["machine"]
+    if report["config"].get("prototypes"):
+        add("WHAT-IF RUN: prototypes of proposed fixes applied (bench/prototypes.py), not the bot as it is")
+        add("  prototypes", report["config"]["prototypes"])
     add("MACHINE")
     add("  cpu", f"{m['cpu']} ({m['cores']} cores, {m['cores_usable']} usable)")
     add("  python / discord.py", f"{m['python']} / {m['discord.py']}")
@@ -896,6 +915,22 @@ def build_rows(report: dict[str, Any]) -> list[tuple[str, str, str, str]]:
         add("    of which the stand-in's world (guild, channel, role)", fmt(mem["standin_world_kib_per_study"], "KiB"))
         add("    of which the bot's snapshots (tracemalloc)", fmt(mem["snapshot_kib_per_study"], "KiB"))
         add("  load_all peak traced allocation", fmt(mem["load_all_peak_mib"], "MiB"))
+    add("TARGETS (DESIGN §7)")
+    if lat and "error" not in lat:
+        add("  /week p99 within 1.5x of the bare bot", fmt(lat["ratio_p99"], "x"), "<= 1.5x", lat["ratio_p99"] <= 1.5)
+    fan = report.get("fanout_warm", {})
+    if fan and "error" not in fan:
+        clean = fan["responses_429"] == 0 and fan["duplicates"] == 0 and fan["losses"] == 0 and fan["sent"] == fan["n"]
+        add(
+            "  fan-out at the floor; 0 429s, duplicates, losses",
+            f"{fmt(fan['total_s'], 's')} for {fan['n']:,} ({fmt(fan['ratio'], 'x')} N/50); "
+            f"{fan['responses_429']}/{fan['duplicates']}/{fan['losses']}",
+            "<= 1.15x; 0/0/0",
+            clean and fan["ratio"] <= 1.15,
+        )
+    if st and "error" not in st:
+        seconds = st["all_jobs_armed_s"]
+        add(f"  start-up ready + all jobs armed ({n} studies)", fmt(seconds, "s"), "<= 2 s", seconds <= 2.0)
     seed = report.get("seed", {})
     if seed and "error" not in seed:
         add("SEEDING (not a target)")
@@ -908,7 +943,6 @@ def render_table(rows: list[tuple[str, str, str, str]]) -> str:
     headers = ("measurement", "value", "target", "verdict")
     body = [r for r in rows if r[1] or r[2] or r[3]]
     widths = [max(len(h), *(len(r[i]) for r in body)) if body else len(h) for i, h in enumerate(headers)]
-    widths[0] = max(widths[0], *(len(r[0]) for r in rows))
     line = "  ".join("-" * w for w in widths)
     out = ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)), line]
     for row in rows:
@@ -923,12 +957,14 @@ def render_table(rows: list[tuple[str, str, str, str]]) -> str:
 def orchestrate(args: argparse.Namespace) -> int:
     if args.quick:
         args.studies, args.requests = min(args.studies, 20), min(args.requests, 50)
+    if args.json is None:
+        args.json = str(ROOT / "bench" / ("results-prototypes.json" if args.prototype else "results.json"))
     n = args.studies
     if n < 2:
         raise SystemExit("--studies must be at least 2 (memory per study compares N with 1)")
     started = time.perf_counter()
     report: dict[str, Any] = {
-        "config": {"studies": n, "requests": args.requests, "quick": args.quick},
+        "config": {"studies": n, "requests": args.requests, "quick": args.quick, "prototypes": args.prototype},
         "machine": machine(),
     }
     with tempfile.TemporaryDirectory(prefix="studybot-bench-") as tmp:
@@ -971,6 +1007,16 @@ def orchestrate(args: argparse.Namespace) -> int:
 
 def child(args: argparse.Namespace) -> int:
     scenario = SCENARIOS[args.scenario]
+    if args.prototype:
+        import prototypes  # bench/prototypes.py: what-if patches of proposed fixes (bot/ is not edited)
+
+        names = prototypes.NAMES if args.prototype.strip() == "all" else args.prototype.split(",")
+        if args.scenario != "fanout-cold":
+            # Paced at 3/s, the first-ever sync of 4 events x N studies would take N*4/3 s; the scenarios that
+            # wait for the sync to finish before measuring keep it unpaced (in production only changes are sent
+            # after the first sync). The cold fan-out, where the sync competes with the reminders, paces it.
+            names = [n for n in names if n.strip() != "paced-events"]
+        prototypes.apply(",".join(names))
 
     async def main() -> dict[str, Any]:
         return await asyncio.wait_for(scenario(args), timeout=600 + args.studies * 0.5)
@@ -986,8 +1032,13 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--requests", type=int, default=500, help="sequential /week (and /ping) requests (default 500)")
     parser.add_argument("--quick", action="store_true", help="tiny sizes (20 studies, 50 requests) for a smoke test")
     parser.add_argument("--skip-cold", action="store_true", help="skip the cold-start fan-out variant")
-    parser.add_argument("--json", default=str(ROOT / "bench" / "results.json"), help="where to write the JSON")
+    parser.add_argument("--json", default=None, help="where to write the JSON (default bench/results.json)")
     parser.add_argument("--profile-dir", default=None, help="write cProfile .pstats of each measured phase here")
+    parser.add_argument(
+        "--prototype",
+        default="",
+        help="apply what-if prototypes of proposed fixes (bench/prototypes.py): NAME[,NAME] or 'all'",
+    )
     parser.add_argument("--timeout", type=float, default=60.0, help="bound of each wait for readiness (seconds)")
     parser.add_argument("--cold-lead", type=float, default=2.0, help=argparse.SUPPRESS)
     parser.add_argument("--scenario", choices=sorted(SCENARIOS), help=argparse.SUPPRESS)

@@ -6,6 +6,8 @@ and handed in; the bot itself only wires them to Discord.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
 import json
 import logging
@@ -71,6 +73,7 @@ class StudyBot(commands.Bot):
         self.events: EventSync
         self.force_sync = force_sync
         self.serve = serve  # False for `studybot sync`: register commands, post nothing
+        self._event_sync: asyncio.Task[None] | None = None
         self.synced: bool | None = None
         self.tree.on_error = self.on_app_command_error  # type: ignore[method-assign]
 
@@ -106,7 +109,9 @@ class StudyBot(commands.Bot):
             coalesce=True,
             misfire_grace_time=None,
         )
-        await self.events.sync_all()
+        # In the background: a first sync of many servers is paced and takes a while.
+        if self._event_sync is None or self._event_sync.done():
+            self._event_sync = asyncio.create_task(self.events.sync_all(), name="events:initial")
 
     async def sweep(self) -> None:
         """Reload studies changed outside this process, then run and re-arm every study's reminders."""
@@ -117,6 +122,10 @@ class StudyBot(commands.Bot):
         # Stop posting before the HTTP session goes away, so no send dies half-way through shutdown.
         if hasattr(self, "reminders"):
             await self.reminders.stop()
+        if self._event_sync is not None and not self._event_sync.done():
+            self._event_sync.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._event_sync
         await super().close()
 
     # --- command sync -----------------------------------------------------------------------------

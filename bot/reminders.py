@@ -124,6 +124,7 @@ class ReminderRunner:
         self._workers: list[asyncio.Task[None]] = []
         self._worker_count = workers
         self._locks: dict[int, asyncio.Lock] = {}
+        self._deciding = asyncio.Semaphore(4)
         # Per study: problem slot → (catalogue key, params), rendered in the reader's language.
         self.problems: dict[int, dict[str, tuple[str, dict[str, str]]]] = {}
         self.started = False
@@ -176,10 +177,16 @@ class ReminderRunner:
         done = {(o, k) for _, o, k in await self.ledger.done_keys(study_id=snap.id, since=now)}
         return [p for p in planned if p.key not in done][:count]
 
-    async def run_due(self, study_id: int) -> None:
-        """Decide everything due for one study now, then arm its next wake-up."""
+    async def run_due(self, study_id: int, *, known: set[tuple[datetime, str]] | None = None) -> None:
+        """Decide everything due for one study now, then arm its next wake-up.
+
+        `known`: the study's recorded delivery keys when the caller already read them in bulk (start-up
+        and the sweep read every study's at once). At most a few studies decide at the same time: when
+        1,000 fall due in the same minute, their reads and claims would otherwise queue on the connection
+        pool in front of the send workers' `mark_sent` and stall delivery.
+        """
         lock = self._locks.setdefault(study_id, asyncio.Lock())
-        async with lock:
+        async with lock, self._deciding:
             snap = self.directory.by_id(study_id)
             if snap is None:
                 self._disarm(study_id)
@@ -187,7 +194,9 @@ class ReminderRunner:
             now = self.clock.now()
             since = self._since(snap, now)
             planned = self.plan(snap, since=since, until=now + timedelta(seconds=1))
-            done = {(o, k) for _, o, k in await self.ledger.done_keys(study_id=study_id, since=since)}
+            if known is None:
+                known = {(o, k) for _, o, k in await self.ledger.done_keys(study_id=study_id, since=since)}
+            done = known
             for delivery, decision in decide_due(planned, done=done, now=now):
                 reason = self._blocker(snap)
                 if decision is Decision.MISSED or reason:
@@ -246,10 +255,13 @@ class ReminderRunner:
     async def rearm_all(self) -> None:
         """Run and re-arm every study: at start, after the clock moved, and as a periodic sweep.
 
-        One study's failure is logged and does not stop the others."""
+        One study's failure is logged and does not stop the others. The ledger is read once for all."""
+        by_study: dict[int, set[tuple[datetime, str]]] = {}
+        for study_id, occurrence, kind in await self.ledger.done_keys(study_id=None, since=self.clock.now() - LOOKBACK):
+            by_study.setdefault(study_id, set()).add((occurrence, kind))
         for snap in self.directory.all():
             try:
-                await self.run_due(snap.id)
+                await self.run_due(snap.id, known=by_study.get(snap.id, set()))
             except Exception:
                 log.exception("reminders of study %s could not be planned", snap.id)
 

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 from dataclasses import dataclass
@@ -113,6 +114,11 @@ async def prepare(runtime: Runtime) -> None:
     for study in runtime.settings.studies:
         await _ensure_study(runtime, study)
     await runtime.directory.load_all()
+    # The snapshots live as long as the process: move them (and everything imported so far) out of the
+    # collector's way, and collect less often — measured in bench/: mid-size collections were the /week p99.
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(10_000, 50, 100)
 
 
 async def _ensure_study(runtime: Runtime, study: StudyConfig) -> None:

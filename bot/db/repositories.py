@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import Row, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db.models import (
@@ -43,6 +43,30 @@ class StudyRepository:
     @staticmethod
     async def ids(session: AsyncSession) -> list[int]:
         return list((await session.execute(select(Study.id).order_by(Study.id))).scalars())
+
+
+class SnapshotRepository:
+    @staticmethod
+    async def all_rows(session: AsyncSession) -> dict[str, Sequence[Row[Any]]]:
+        """Every row the study snapshots are built from, as plain rows (study, member, week, material,
+        change), each ordered as the snapshots list them. For bulk loads: no ORM objects are built."""
+        study, member, week, change = (
+            Study.__table__,
+            Member.__table__,
+            CurriculumWeek.__table__,
+            SessionChange.__table__,
+        )
+        material = Material.__table__
+        queries = {
+            "study": select(study).order_by(study.c.id),
+            "member": select(member).order_by(member.c.study_id, member.c.id),
+            "week": select(week).order_by(week.c.study_id, week.c.number),
+            "material": select(material).order_by(
+                material.c.study_id, material.c.week_id, material.c.position, material.c.id
+            ),
+            "change": select(change).order_by(change.c.study_id, change.c.original_date),
+        }
+        return {name: (await session.execute(query)).all() for name, query in queries.items()}
 
 
 class MemberRepository:
