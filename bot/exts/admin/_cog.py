@@ -13,7 +13,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.core.model import MaterialKind, MemberRole
+from bot.core.model import MaterialKind, MemberRole, StudySnapshot
 from bot.core.validation import parse_date, parse_offsets, parse_time
 from bot.errors import UserError
 from bot.exts import _glue
@@ -38,6 +38,14 @@ WEEKDAY_CHOICES: list[app_commands.Choice[int]] = [
 LANGUAGE_CHOICES: list[app_commands.Choice[str]] = [
     app_commands.Choice(name=t("en", f"choice.{code}"), value=code) for code in ("ko", "en")
 ]
+
+
+async def _admin(interaction: Interaction) -> StudySnapshot:
+    """Check the caller is a study admin, then defer (ephemeral): edits write to the database, and the
+    deferral is what answers Discord within its 3 seconds whatever the write costs."""
+    snap = _glue.require_admin(interaction)
+    await interaction.response.defer(ephemeral=True, thinking=True)
+    return snap
 
 
 def _d(key: str) -> str:
@@ -100,8 +108,7 @@ class AdminGroup(app_commands.Group, name="admin", description=_d("cmd.admin.des
         blog: str | None = None,
         role: str | None = None,
     ) -> None:
-        snap = _glue.require_admin(interaction)
-        await interaction.response.defer(ephemeral=True, thinking=True)
+        snap = await _admin(interaction)
         added = await interaction.client.services.roster.add(
             guild_id=interaction.guild_id,
             actor=_glue.actor(interaction),
@@ -117,8 +124,7 @@ class AdminGroup(app_commands.Group, name="admin", description=_d("cmd.admin.des
     @app_commands.describe(name=_d("cmd.admin.roster.remove.opt.name.description"))
     @app_commands.autocomplete(name=member_names)
     async def roster_remove(self, interaction: Interaction, name: str) -> None:
-        snap = _glue.require_admin(interaction)
-        await interaction.response.defer(ephemeral=True, thinking=True)
+        snap = await _admin(interaction)
         removed = await interaction.client.services.roster.remove(
             guild_id=interaction.guild_id, actor=_glue.actor(interaction), name=name
         )
@@ -145,8 +151,7 @@ class AdminGroup(app_commands.Group, name="admin", description=_d("cmd.admin.des
         blog: str | None = None,
         role: str | None = None,
     ) -> None:
-        snap = _glue.require_admin(interaction)
-        await interaction.response.defer(ephemeral=True, thinking=True)
+        snap = await _admin(interaction)
         edited = await interaction.client.services.roster.edit(
             guild_id=interaction.guild_id,
             actor=_glue.actor(interaction),
@@ -165,8 +170,7 @@ class AdminGroup(app_commands.Group, name="admin", description=_d("cmd.admin.des
     )
     @app_commands.autocomplete(name=member_names)
     async def roster_link(self, interaction: Interaction, name: str, user: discord.User) -> None:
-        snap = _glue.require_admin(interaction)
-        await interaction.response.defer(ephemeral=True, thinking=True)
+        snap = await _admin(interaction)
         linked = await interaction.client.services.roster.link(
             guild_id=interaction.guild_id, actor=_glue.actor(interaction), name=name, user_id=user.id
         )
@@ -182,8 +186,7 @@ class AdminGroup(app_commands.Group, name="admin", description=_d("cmd.admin.des
         title_en=_d("cmd.admin.curriculum.set-topic.opt.title_en.description"),
     )
     async def set_topic(self, interaction: Interaction, week: int, title: str, title_en: str | None = None) -> None:
-        snap = _glue.require_admin(interaction)
-        await interaction.response.defer(ephemeral=True, thinking=True)
+        snap = await _admin(interaction)
         await interaction.client.services.curriculum.set_topic(
             guild_id=interaction.guild_id, actor=_glue.actor(interaction), week=week, title=title, title_en=title_en
         )
@@ -210,8 +213,7 @@ class AdminGroup(app_commands.Group, name="admin", description=_d("cmd.admin.des
         kind: str = "link",
         title_en: str | None = None,
     ) -> None:
-        snap = _glue.require_admin(interaction)
-        await interaction.response.defer(ephemeral=True, thinking=True)
+        snap = await _admin(interaction)
         item = await interaction.client.services.curriculum.add_material(
             guild_id=interaction.guild_id,
             actor=_glue.actor(interaction),
@@ -238,8 +240,7 @@ class AdminGroup(app_commands.Group, name="admin", description=_d("cmd.admin.des
         week=_d("cmd.admin.curriculum.remove-material.opt.week.description"),
     )
     async def remove_material(self, interaction: Interaction, item: int, week: int | None = None) -> None:
-        snap = _glue.require_admin(interaction)
-        await interaction.response.defer(ephemeral=True, thinking=True)
+        snap = await _admin(interaction)
         title = await interaction.client.services.curriculum.remove_material(
             guild_id=interaction.guild_id, actor=_glue.actor(interaction), week=week, item=item
         )
@@ -255,9 +256,8 @@ class AdminGroup(app_commands.Group, name="admin", description=_d("cmd.admin.des
     )
     @app_commands.autocomplete(date=session_dates)
     async def session_cancel(self, interaction: Interaction, date: str, reason: str = "") -> None:
-        snap = _glue.require_admin(interaction)
+        snap = await _admin(interaction)
         day = parse_date(date)
-        await interaction.response.defer(ephemeral=True, thinking=True)
         await interaction.client.services.sessions.cancel(
             guild_id=interaction.guild_id, actor=_glue.actor(interaction), day=day, reason=reason
         )
@@ -276,11 +276,10 @@ class AdminGroup(app_commands.Group, name="admin", description=_d("cmd.admin.des
     async def session_move(
         self, interaction: Interaction, date: str, new_date: str, new_time: str | None = None, reason: str = ""
     ) -> None:
-        snap = _glue.require_admin(interaction)
+        snap = await _admin(interaction)
         day = parse_date(date)
         target_day = parse_date(new_date, field="new_date")
         target_time = parse_time(new_time, field="new_time") if new_time else None
-        await interaction.response.defer(ephemeral=True, thinking=True)
         moved_to = await interaction.client.services.sessions.move(
             guild_id=interaction.guild_id,
             actor=_glue.actor(interaction),
@@ -303,9 +302,8 @@ class AdminGroup(app_commands.Group, name="admin", description=_d("cmd.admin.des
     @app_commands.describe(date=_d("cmd.admin.session.restore.opt.date.description"))
     @app_commands.autocomplete(date=session_dates)
     async def session_restore(self, interaction: Interaction, date: str) -> None:
-        snap = _glue.require_admin(interaction)
+        snap = await _admin(interaction)
         day = parse_date(date)
-        await interaction.response.defer(ephemeral=True, thinking=True)
         await interaction.client.services.sessions.restore(
             guild_id=interaction.guild_id, actor=_glue.actor(interaction), day=day
         )
@@ -347,7 +345,7 @@ class AdminGroup(app_commands.Group, name="admin", description=_d("cmd.admin.des
         language: str | None = None,
         first_session: str | None = None,
     ) -> None:
-        snap = _glue.require_admin(interaction)
+        snap = await _admin(interaction)
         for picked in (role, admin_role):
             if picked is not None and (picked.is_default() or picked.managed):
                 raise UserError("settings.bad_role")
@@ -370,7 +368,6 @@ class AdminGroup(app_commands.Group, name="admin", description=_d("cmd.admin.des
             snap_now = _glue.study_for(interaction)
             await _glue.send(interaction, render_settings(snap_now, lang, changed=False))
             return
-        await interaction.response.defer(ephemeral=True, thinking=True)
         await interaction.client.services.settings.update(
             guild_id=interaction.guild_id, actor=_glue.actor(interaction), change=change
         )
@@ -379,23 +376,20 @@ class AdminGroup(app_commands.Group, name="admin", description=_d("cmd.admin.des
     @app_commands.command(name="audit", description=_d("cmd.admin.audit.description"))
     @app_commands.describe(count=_d("cmd.admin.audit.opt.count.description"))
     async def audit(self, interaction: Interaction, count: app_commands.Range[int, 1, 25] = 10) -> None:
-        snap = _glue.require_admin(interaction)
-        await interaction.response.defer(ephemeral=True, thinking=True)
+        snap = await _admin(interaction)
         entries = await interaction.client.services.audit.latest(guild_id=interaction.guild_id, limit=count)
         await _glue.send(interaction, render_audit(entries, _glue.lang(interaction, snap)))
 
     # --- reminders ----------------------------------------------------------------------------------
     @reminders.command(name="status", description=_d("cmd.admin.reminders.status.description"))
     async def reminders_status(self, interaction: Interaction) -> None:
-        snap = _glue.require_admin(interaction)
-        await interaction.response.defer(ephemeral=True, thinking=True)
+        snap = await _admin(interaction)
         reply = await interaction.client.reminders.status_reply(snap, _glue.lang(interaction, snap))
         await _glue.send(interaction, reply)
 
     @reminders.command(name="pause", description=_d("cmd.admin.reminders.pause.description"))
     async def reminders_pause(self, interaction: Interaction) -> None:
-        snap = _glue.require_admin(interaction)
-        await interaction.response.defer(ephemeral=True, thinking=True)
+        snap = await _admin(interaction)
         await interaction.client.services.settings.set_paused(
             guild_id=interaction.guild_id, actor=_glue.actor(interaction), paused=True
         )
@@ -403,8 +397,7 @@ class AdminGroup(app_commands.Group, name="admin", description=_d("cmd.admin.des
 
     @reminders.command(name="resume", description=_d("cmd.admin.reminders.resume.description"))
     async def reminders_resume(self, interaction: Interaction) -> None:
-        snap = _glue.require_admin(interaction)
-        await interaction.response.defer(ephemeral=True, thinking=True)
+        snap = await _admin(interaction)
         await interaction.client.services.settings.set_paused(
             guild_id=interaction.guild_id, actor=_glue.actor(interaction), paused=False
         )
@@ -412,7 +405,7 @@ class AdminGroup(app_commands.Group, name="admin", description=_d("cmd.admin.des
 
     @reminders.command(name="preview", description=_d("cmd.admin.reminders.preview.description"))
     async def reminders_preview(self, interaction: Interaction) -> None:
-        snap = _glue.require_admin(interaction)
+        snap = await _admin(interaction)
         reply = interaction.client.reminders.preview_reply(snap, _glue.lang(interaction, snap))
         reply.ephemeral = True
         await _glue.send(interaction, reply)
