@@ -34,11 +34,11 @@ def coming_session_date(weekday: int, today: date) -> date:
 def shifted_definition(source: Path, target: Path, *, now: datetime) -> Path:
     """Copy a definition with its first session moved to the coming session day, so week 1 is live."""
     definition = load_definition(source)
-    today = now.astimezone(ZoneInfo(definition.timezone)).date()
-    target.write_text(
-        dump_definition(replace(definition, first_session=coming_session_date(definition.weekday, today))),
-        encoding="utf-8",
-    )
+    zone = ZoneInfo(definition.timezone)
+    first = coming_session_date(definition.weekday, now.astimezone(zone).date())
+    if datetime.combine(first, definition.start_time, tzinfo=zone) <= now:
+        first += timedelta(days=7)  # today's session has already started: the coming one is next week's
+    target.write_text(dump_definition(replace(definition, first_session=first)), encoding="utf-8")
     return target
 
 

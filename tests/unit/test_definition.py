@@ -576,3 +576,25 @@ def test_dump_then_parse_gives_back_any_valid_definition(defn: StudyDefinition) 
 @given(st.integers(1, 14 * 24 * 60))
 def test_offset_spelling_round_trips(minutes: int) -> None:
     assert parse_offset(format_offset(minutes)) == minutes
+
+
+def test_console_shift_makes_week_one_the_coming_session() -> None:
+    """`studybot console` shifts the bundled study so that week 1 has not started yet, whatever today is."""
+    import tempfile
+    from datetime import UTC, datetime, timedelta
+    from pathlib import Path
+    from zoneinfo import ZoneInfo
+
+    from bot.offline import BUNDLED_STUDY, shifted_definition
+
+    seoul = ZoneInfo("Asia/Seoul")
+    with tempfile.TemporaryDirectory() as tmp:
+        for now_local in (
+            datetime(2026, 11, 27, 18, 0, tzinfo=seoul),  # Friday → next Thursday
+            datetime(2026, 12, 3, 8, 0, tzinfo=seoul),  # Thursday before 09:00 → today
+            datetime(2026, 12, 3, 9, 30, tzinfo=seoul),  # Thursday during the session → next week
+        ):
+            shifted = load_definition(shifted_definition(BUNDLED_STUDY, Path(tmp) / "s.toml", now=now_local))
+            start = datetime.combine(shifted.first_session, shifted.start_time, tzinfo=seoul)
+            assert shifted.first_session.weekday() == 3
+            assert timedelta(0) < start - now_local.astimezone(UTC) <= timedelta(days=7)
