@@ -9,12 +9,18 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck
+from hypothesis import settings as hypothesis_settings
 
 from bot.clock import FrozenClock
 from bot.config import Settings
 from bot.core.definition import load_definition
 from bot.runtime import Runtime, open_runtime
 from bot.services.base import Actor
+
+# Property tests judge correctness, not speed: no per-example deadline (CI machines are shared and slow).
+hypothesis_settings.register_profile("studybot", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+hypothesis_settings.load_profile("studybot")
 
 ROOT = Path(__file__).resolve().parents[1]
 SEED_STUDY = ROOT / "studies" / "pytorch-study.toml"
