@@ -48,6 +48,11 @@ async def _admin(interaction: Interaction) -> StudySnapshot:
     return snap
 
 
+async def _done(interaction: Interaction, snap: StudySnapshot, key: str, **params: object) -> None:
+    """Confirm an applied edit, ephemerally, in the admin's language."""
+    await _glue.send(interaction, render_done(_glue.lang(interaction, snap), key, **params))
+
+
 def _d(key: str) -> str:
     """English default text for a command description (the catalogue's `en` entry)."""
     return t("en", key)
@@ -118,7 +123,7 @@ class AdminGroup(app_commands.Group, name="admin", description=_d("cmd.admin.des
             blog=blog,
             role=role,
         )
-        await _glue.send(interaction, render_done(_glue.lang(interaction, snap), "roster.added", name=added))
+        await _done(interaction, snap, "roster.added", name=added)
 
     @roster.command(name="remove", description=_d("cmd.admin.roster.remove.description"))
     @app_commands.describe(name=_d("cmd.admin.roster.remove.opt.name.description"))
@@ -128,7 +133,7 @@ class AdminGroup(app_commands.Group, name="admin", description=_d("cmd.admin.des
         removed = await interaction.client.services.roster.remove(
             guild_id=interaction.guild_id, actor=_glue.actor(interaction), name=name
         )
-        await _glue.send(interaction, render_done(_glue.lang(interaction, snap), "roster.removed", name=removed))
+        await _done(interaction, snap, "roster.removed", name=removed)
 
     @roster.command(name="edit", description=_d("cmd.admin.roster.edit.description"))
     @app_commands.describe(
@@ -162,7 +167,7 @@ class AdminGroup(app_commands.Group, name="admin", description=_d("cmd.admin.des
             role=role,
             user_id=user.id if user else None,
         )
-        await _glue.send(interaction, render_done(_glue.lang(interaction, snap), "roster.edited", name=edited))
+        await _done(interaction, snap, "roster.edited", name=edited)
 
     @roster.command(name="link", description=_d("cmd.admin.roster.link.description"))
     @app_commands.describe(
@@ -174,9 +179,7 @@ class AdminGroup(app_commands.Group, name="admin", description=_d("cmd.admin.des
         linked = await interaction.client.services.roster.link(
             guild_id=interaction.guild_id, actor=_glue.actor(interaction), name=name, user_id=user.id
         )
-        await _glue.send(
-            interaction, render_done(_glue.lang(interaction, snap), "roster.linked", name=linked, user=user.mention)
-        )
+        await _done(interaction, snap, "roster.linked", name=linked, user=user.mention)
 
     # --- curriculum ---------------------------------------------------------------------------------
     @curriculum.command(name="set-topic", description=_d("cmd.admin.curriculum.set-topic.description"))
@@ -190,10 +193,7 @@ class AdminGroup(app_commands.Group, name="admin", description=_d("cmd.admin.des
         await interaction.client.services.curriculum.set_topic(
             guild_id=interaction.guild_id, actor=_glue.actor(interaction), week=week, title=title, title_en=title_en
         )
-        await _glue.send(
-            interaction,
-            render_done(_glue.lang(interaction, snap), "curriculum.topic_set", week=week, title=title.strip()),
-        )
+        await _done(interaction, snap, "curriculum.topic_set", week=week, title=title.strip())
 
     @curriculum.command(name="add-material", description=_d("cmd.admin.curriculum.add-material.description"))
     @app_commands.describe(
@@ -223,16 +223,7 @@ class AdminGroup(app_commands.Group, name="admin", description=_d("cmd.admin.des
             kind=kind,
             title_en=title_en,
         )
-        await _glue.send(
-            interaction,
-            render_done(
-                _glue.lang(interaction, snap),
-                "curriculum.material_added",
-                title=title.strip(),
-                item=item,
-                week=week or 0,
-            ),
-        )
+        await _done(interaction, snap, "curriculum.material_added", title=title.strip(), item=item, week=week or 0)
 
     @curriculum.command(name="remove-material", description=_d("cmd.admin.curriculum.remove-material.description"))
     @app_commands.describe(
@@ -244,9 +235,7 @@ class AdminGroup(app_commands.Group, name="admin", description=_d("cmd.admin.des
         title = await interaction.client.services.curriculum.remove_material(
             guild_id=interaction.guild_id, actor=_glue.actor(interaction), week=week, item=item
         )
-        await _glue.send(
-            interaction, render_done(_glue.lang(interaction, snap), "curriculum.material_removed", title=title)
-        )
+        await _done(interaction, snap, "curriculum.material_removed", title=title)
 
     # --- sessions -----------------------------------------------------------------------------------
     @session.command(name="cancel", description=_d("cmd.admin.session.cancel.description"))
@@ -261,9 +250,7 @@ class AdminGroup(app_commands.Group, name="admin", description=_d("cmd.admin.des
         await interaction.client.services.sessions.cancel(
             guild_id=interaction.guild_id, actor=_glue.actor(interaction), day=day, reason=reason
         )
-        await _glue.send(
-            interaction, render_done(_glue.lang(interaction, snap), "session.cancelled_done", date=day.isoformat())
-        )
+        await _done(interaction, snap, "session.cancelled_done", date=day.isoformat())
 
     @session.command(name="move", description=_d("cmd.admin.session.move.description"))
     @app_commands.describe(
@@ -288,14 +275,8 @@ class AdminGroup(app_commands.Group, name="admin", description=_d("cmd.admin.des
             new_time=target_time,
             reason=reason,
         )
-        await _glue.send(
-            interaction,
-            render_done(
-                _glue.lang(interaction, snap),
-                "session.moved_done",
-                date=day.isoformat(),
-                when=f"<t:{int(moved_to.timestamp())}:F>",
-            ),
+        await _done(
+            interaction, snap, "session.moved_done", date=day.isoformat(), when=f"<t:{int(moved_to.timestamp())}:F>"
         )
 
     @session.command(name="restore", description=_d("cmd.admin.session.restore.description"))
@@ -307,9 +288,7 @@ class AdminGroup(app_commands.Group, name="admin", description=_d("cmd.admin.des
         await interaction.client.services.sessions.restore(
             guild_id=interaction.guild_id, actor=_glue.actor(interaction), day=day
         )
-        await _glue.send(
-            interaction, render_done(_glue.lang(interaction, snap), "session.restored_done", date=day.isoformat())
-        )
+        await _done(interaction, snap, "session.restored_done", date=day.isoformat())
 
     # --- settings and audit -------------------------------------------------------------------------
     @app_commands.command(name="settings", description=_d("cmd.admin.settings.description"))
@@ -393,7 +372,7 @@ class AdminGroup(app_commands.Group, name="admin", description=_d("cmd.admin.des
         await interaction.client.services.settings.set_paused(
             guild_id=interaction.guild_id, actor=_glue.actor(interaction), paused=True
         )
-        await _glue.send(interaction, render_done(_glue.lang(interaction, snap), "reminders.paused"))
+        await _done(interaction, snap, "reminders.paused")
 
     @reminders.command(name="resume", description=_d("cmd.admin.reminders.resume.description"))
     async def reminders_resume(self, interaction: Interaction) -> None:
@@ -401,7 +380,7 @@ class AdminGroup(app_commands.Group, name="admin", description=_d("cmd.admin.des
         await interaction.client.services.settings.set_paused(
             guild_id=interaction.guild_id, actor=_glue.actor(interaction), paused=False
         )
-        await _glue.send(interaction, render_done(_glue.lang(interaction, snap), "reminders.resumed"))
+        await _done(interaction, snap, "reminders.resumed")
 
     @reminders.command(name="preview", description=_d("cmd.admin.reminders.preview.description"))
     async def reminders_preview(self, interaction: Interaction) -> None:
