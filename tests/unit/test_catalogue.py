@@ -29,6 +29,7 @@ _KEY_USES = [
     re.compile(rf"\brender_done\(\s*{_LANG_ARG}\s*,\s*{_KEY}"),
     re.compile(rf"\bUserError\(\s*{_KEY}"),
     re.compile(rf"\b_d\(\s*{_KEY}"),
+    re.compile(rf"\b_done\(\s*interaction\s*,\s*snap\s*,\s*{_KEY}"),
     # `t(lang, "a.b" if flag else "a.c")`: the key after `else` is used too.
     re.compile(
         rf"""(?:\b(?:t|render_done)\(\s*{_LANG_ARG}\s*,|\bUserError\()\s*"""
@@ -112,7 +113,8 @@ def test_the_key_scan_finds_keys_in_every_calling_style() -> None:
 
     assert "week.finished_title" in used  # t(lang, "…")
     assert "roster.blog" in used  # t(lang, '…') inside an f-string
-    assert "curriculum.material_added" in used  # render_done(\n _glue.lang(interaction, snap),\n "…"
+    assert "curriculum.material_added" in used  # _done(interaction, snap,\n "…"
+    assert "reminders.paused" in used  # _done(interaction, snap, "…") on one line
     assert "error.week_range" in used  # UserError("…")
     assert "cmd.admin.roster.add.description" in used  # _d("…")
     assert "cmd.week.description" in used  # t("en", "…")
