@@ -132,6 +132,12 @@ def session_on(schedule: Sequence[Session], day: date) -> Session | None:
     return None
 
 
+def not_started(schedule: Sequence[Session], now: datetime) -> list[Session]:
+    """The slots (cancelled ones included) that have not started: the ones an admin may still change."""
+    _require_aware(now)
+    return [s for s in schedule if s.start > now]
+
+
 def upcoming_sessions(schedule: Sequence[Session], now: datetime, count: int) -> list[Session]:
     """The next `count` non-cancelled sessions that have not ended."""
     found = sorted((s for s in schedule if not s.cancelled and s.end > now), key=lambda s: s.start)

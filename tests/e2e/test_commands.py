@@ -238,3 +238,16 @@ async def test_commands_answered_after_a_gateway_drop(running: OfflineBot) -> No
     await standin.drop_gateway(mode="abort")
     await standin.wait_for_session(resumes=2, timeout=20)
     assert "Week 1" in text_of(await ask(standin, "week", locale="en-US"))
+
+
+async def test_session_date_autocomplete_offers_upcoming_sessions_in_the_readers_language(running: OfflineBot) -> None:
+    world = running.standin.defaults
+    assert world is not None
+    for locale, label in (("ko", "2026-12-03 (1주차)"), ("en-US", "2026-12-03 (week 1)")):
+        handle = await running.standin.invoke(
+            "admin session cancel", {"date": "2026-12"}, user_id=world.admin_user_id, locale=locale, focused="date"
+        )
+        response = await handle.wait_response(timeout=10)
+        choices = (response.data or {})["choices"]
+        assert choices[0] == {"name": label, "value": "2026-12-03"}
+        assert [c["value"] for c in choices] == ["2026-12-03", "2026-12-10", "2026-12-17", "2026-12-24", "2026-12-31"]

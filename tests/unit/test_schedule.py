@@ -241,3 +241,21 @@ def test_slots_follow_the_weekly_pattern_and_changes_apply(
             assert local.date() == session.original_date
             assert session.start == slot_start(rec, session.original_date)
         assert session.cancelled == (change is not None and change.cancelled)
+
+
+def test_not_started_lists_the_slots_an_admin_may_still_change() -> None:
+    from datetime import UTC, date, datetime, time, timedelta
+
+    from bot.core.model import Recurrence, SessionChange
+    from bot.core.schedule import build_schedule, not_started
+
+    rec = Recurrence(3, time(9, 0), timedelta(hours=1), "Asia/Seoul", date(2026, 12, 3))
+    schedule = build_schedule(rec, [SessionChange(date(2026, 12, 17), cancelled=True)], 4)
+    during_week_one = datetime(2026, 12, 3, 0, 30, tzinfo=UTC)  # 09:30 KST, the first session is running
+    assert [s.original_date for s in not_started(schedule, during_week_one)] == [
+        date(2026, 12, 10),
+        date(2026, 12, 17),
+        date(2026, 12, 24),
+        date(2026, 12, 31),
+    ]
+    assert not_started(schedule, during_week_one)[1].cancelled

@@ -14,6 +14,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.core.model import MaterialKind, MemberRole, StudySnapshot
+from bot.core.schedule import build_schedule, not_started
 from bot.core.validation import parse_date, parse_offsets, parse_time
 from bot.errors import UserError
 from bot.exts import _glue
@@ -71,18 +72,14 @@ async def session_dates(interaction: Interaction, current: str) -> list[app_comm
     snap = interaction.client.directory.by_guild(interaction.guild_id)
     if snap is None:
         return []
-    from bot.core.schedule import build_schedule
-
-    now = interaction.client.clock.now()
+    lang = _glue.lang(interaction, snap)
     schedule = build_schedule(snap.recurrence, snap.changes, snap.week_count)
     choices = []
-    for session in schedule:
-        if session.end <= now:
-            continue
-        label = session.original_date.isoformat()
-        suffix = f" (week {session.week})" if session.week else " (cancelled)"
-        if current.strip() in label:
-            choices.append(app_commands.Choice(name=label + suffix, value=label))
+    for session in not_started(schedule, interaction.client.clock.now()):
+        day = session.original_date.isoformat()
+        if current.strip() in day:
+            key = "session.choice_cancelled" if session.cancelled else "session.choice"
+            choices.append(app_commands.Choice(name=t(lang, key, date=day, week=session.week), value=day))
     return choices[:25]
 
 
