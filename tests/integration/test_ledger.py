@@ -3,7 +3,7 @@ point between claim, send and mark ends with exactly one posted reminder."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from bot.clock import FrozenClock
 from bot.core.reminders import nonce_for
@@ -11,7 +11,7 @@ from bot.reminders import PostError, ReminderRunner, reference_for
 from bot.render.embeds import Reply
 from bot.runtime import Runtime
 from bot.services.ledger import DeliveryLedger
-from tests.conftest import BEFORE_WEEK_1, GUILD_ID
+from tests.conftest import GUILD_ID
 
 
 class ChannelLog:
@@ -42,6 +42,15 @@ class ChannelLog:
 def runner_for(runtime: Runtime, clock: FrozenClock, channel: ChannelLog) -> ReminderRunner:
     ledger = DeliveryLedger(sessionmaker=runtime.sessionmaker, clock=clock)
     return ReminderRunner(directory=runtime.directory, ledger=ledger, clock=clock, poster=channel, backoff_base=0)
+
+
+async def run_until_idle(runner: ReminderRunner) -> None:
+    """Start the runner (resume + catch-up + arm), let every queued send finish, stop it."""
+    await runner.start()
+    try:
+        await runner.drain()
+    finally:
+        await runner.stop()
 
 
 def first_due(runtime: Runtime, runner: ReminderRunner, clock: FrozenClock) -> None:
@@ -88,11 +97,7 @@ async def test_crash_between_claim_and_send_sends_once_after_restart(runtime: Ru
     planned = crashed.plan(snap, since=clock.now() - timedelta(days=1), until=clock.now())[-1]
     assert await crashed.ledger.claim(study_id=snap.id, planned=planned, late=False) is not None  # then: crash
     restarted = runner_for(runtime, clock, channel)
-    await restarted.start()
-    try:
-        await restarted.drain()
-    finally:
-        await restarted.stop()
+    await run_until_idle(restarted)
     assert len(channel.messages) == 1
     [row] = await restarted.ledger.all()
     assert row.status == "sent"
@@ -110,11 +115,7 @@ async def test_crash_between_send_and_mark_does_not_post_again(runtime: Runtime,
     await channel.post(snap.reminder_channel_id or 0, reply, nonce=row.nonce)  # posted; then: crash
     assert reference_for(row.nonce) in reply.embeds[0].footer
     restarted = runner_for(runtime, clock, channel)
-    await restarted.start()
-    try:
-        await restarted.drain()
-    finally:
-        await restarted.stop()
+    await run_until_idle(restarted)
     assert len(channel.messages) == 1
     [after] = await restarted.ledger.all()
     assert (after.status, after.message_id) == ("sent", channel.messages[0][0])
@@ -125,11 +126,7 @@ async def test_transient_failures_are_retried_and_recorded(runtime: Runtime, clo
     channel.fail_next = 2
     runner = runner_for(runtime, clock, channel)
     first_due(runtime, runner, clock)
-    await runner.start()
-    try:
-        await runner.drain()
-    finally:
-        await runner.stop()
+    await run_until_idle(runner)
     [row] = await runner.ledger.all()
     assert (row.status, row.attempts) == ("sent", 3)
     assert len(channel.messages) == 1
@@ -142,12 +139,9 @@ async def test_paused_study_records_due_reminders_as_missed(runtime: Runtime, cl
     channel = ChannelLog()
     runner = runner_for(runtime, clock, channel)
     first_due(runtime, runner, clock)
-    await runner.start()
-    try:
-        await runner.drain()
-    finally:
-        await runner.stop()
+    await run_until_idle(runner)
     assert channel.messages == []
     [row] = await runner.ledger.all()
     assert (row.status, row.last_error) == ("missed", "reminders paused")
-    assert row.due_at > BEFORE_WEEK_1
+    # The 1-day reminder of week 1 (Thursday 2026-12-03 09:00 KST), recorded rather than dropped silently.
+    assert (row.kind, row.due_at) == ("remind:1440", datetime(2026, 12, 2, 0, 0, tzinfo=UTC))

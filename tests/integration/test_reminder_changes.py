@@ -16,7 +16,7 @@ from bot.render.embeds import Reply
 from bot.runtime import Runtime, open_runtime
 from bot.services.settings import SettingsChange
 from tests.conftest import ADMIN, GUILD_ID
-from tests.integration.test_ledger import ChannelLog, runner_for
+from tests.integration.test_ledger import ChannelLog, run_until_idle, runner_for
 
 WEEK1 = datetime(2026, 12, 3, 0, 0, tzinfo=UTC)
 
@@ -52,11 +52,7 @@ async def test_reminder_waiting_for_a_retry_is_dropped_when_its_session_changes(
     channel = FlakyChannel(runtime, change)
     runner = runner_for(runtime, clock, channel)
     clock.set(WEEK1 - timedelta(days=1) + timedelta(seconds=5))
-    await runner.start()
-    try:
-        await runner.drain()
-    finally:
-        await runner.stop()
+    await run_until_idle(runner)
     reminders_for_week1 = [r for _, _, r in channel.messages if "1주차" in r.content and "⏰" in r.content]
     assert reminders_for_week1 == []
     rows = {(r.occurrence, r.kind): r.status for r in await runner.ledger.all()}
@@ -76,11 +72,7 @@ async def test_moved_then_cancelled_session_still_gets_its_notice(runtime: Runti
     channel = ChannelLog()
     runner = runner_for(runtime, clock, channel)
     clock.set(moved - timedelta(days=1) + timedelta(seconds=5))
-    await runner.start()
-    try:
-        await runner.drain()
-    finally:
-        await runner.stop()
+    await run_until_idle(runner)
     assert len(channel.messages) == 1
     assert "취소" in channel.messages[0][2].content
 
@@ -96,11 +88,7 @@ async def test_crash_then_restart_near_the_session_sends_only_the_latest_reminde
     assert await crashed.ledger.claim(study_id=snap.id, planned=day_before, late=False) is not None  # crash
     clock.set(WEEK1 - timedelta(minutes=30))
     restarted = runner_for(runtime, clock, channel)
-    await restarted.start()
-    try:
-        await restarted.drain()
-    finally:
-        await restarted.stop()
+    await run_until_idle(restarted)
     assert len(channel.messages) == 1
     assert "늦은 알림" in channel.messages[0][2].content
     rows = {r.kind: r.status for r in await restarted.ledger.all()}
