@@ -21,7 +21,7 @@ one into the next; the stand-in, the real bot and the bare bot of a scenario sha
 1. ``/week`` latency with N studies in the database: N guilds in the stand-in, the bundled study
    (``studies/pytorch-study.toml``) imported once per guild into one SQLite file, the real bot started through
    ``bot.offline.start_bot`` (``studybot run``'s own path). In the same run a bare discord.py bot
-   (``bot.standin.bare``, a second application on the same stand-in) answers ``/ping`` with a constant.
+   (``bench.bare``, a second application on the same stand-in) answers ``/ping`` with a constant.
    The two commands are invoked alternately and sequentially (round-robin over guilds, alternating ko/en-US);
    latency = stand-in dispatch of INTERACTION_CREATE → stand-in receiving the interaction callback
    (``InteractionHandle.latency``). Warm-up requests are not counted. Both bots run in the *same* process and
@@ -83,7 +83,7 @@ from bot.db import models as db  # noqa: E402
 from bot.offline import BUNDLED_STUDY, OfflineBot, start_bot, write_config  # noqa: E402
 from bot.runtime import open_runtime  # noqa: E402
 from bot.services.base import Actor  # noqa: E402
-from bot.standin import Application, StandIn  # noqa: E402
+from standin import Application, StandIn  # noqa: E402
 
 # --- the timeline every scenario uses (the bundled study: Thursdays 09:00 Asia/Seoul, first 2026-12-03) -----
 SEED_NOW = datetime(2026, 11, 30, 0, 0, tzinfo=UTC)  # studies are created (created_at) on Monday
@@ -92,7 +92,7 @@ FIRST_SESSION = datetime(2026, 12, 3, 0, 0, tzinfo=UTC)  # Thursday 09:00 KST
 FANOUT_DUE = FIRST_SESSION - timedelta(days=1)  # the "1d" reminder of every study: all due at the same instant
 
 GLOBAL_LIMIT = 50  # Discord's global limit, requests per second per bot
-BOT_RATE = 45.0  # bot.reminders.RATE_PER_SECOND (the bot's own pacing, below the limit on purpose)
+BOT_RATE = 45.0  # bot.delivery.runner.RATE_PER_SECOND (the bot's own pacing, below the limit on purpose)
 GUILD_BASE = 900_000_000_000_000_000  # deterministic ids, so one seeded database serves every scenario
 MESSAGES_ROUTE = "POST /channels/{channel_id}/messages"
 EVENTS_ROUTE = "POST /guilds/{guild_id}/scheduled-events"
@@ -373,7 +373,7 @@ async def scenario_seed(args: argparse.Namespace) -> dict[str, Any]:
 async def scenario_startup(args: argparse.Namespace) -> dict[str, Any]:
     import bot.offline as offline_module
     from bot.app import StudyBot
-    from bot.reminders import ReminderRunner
+    from bot.delivery.runner import ReminderRunner
     from bot.services.directory import StudyDirectory
 
     workdir = Path(args.workdir)
@@ -492,7 +492,7 @@ async def scenario_startup(args: argparse.Namespace) -> dict[str, Any]:
 # scenario: latency — /week on the real bot vs /ping on a bare discord.py bot, same stand-in, same run
 # =============================================================================================================
 async def scenario_latency(args: argparse.Namespace) -> dict[str, Any]:
-    from bot.standin.bare import PONG, start_bare_bot, stop_bare_bot
+    from bench.bare import PONG, start_bare_bot, stop_bare_bot
 
     workdir = Path(args.workdir)
     database = workdir / "latency.db"

@@ -25,8 +25,8 @@ from bot.i18n.translator import CatalogueTranslator
 
 if TYPE_CHECKING:
     from bot.clock import Clock
-    from bot.events_sync import EventSync
-    from bot.reminders import ReminderRunner
+    from bot.delivery.runner import ReminderRunner
+    from bot.delivery.server_events import EventSync
     from bot.runtime import ServiceSet
     from bot.services.directory import StudyDirectory
 

@@ -23,7 +23,7 @@ from bot.clock import ShiftedClock
 from bot.core.validation import parse_offsets
 from bot.errors import UserError
 from bot.offline import BUNDLED_STUDY, OfflineBot, start_offline
-from bot.standin import MessageRecord, StandIn
+from standin import MessageRecord, StandIn
 
 HELP = """\
 Type a slash command as you would in Discord, options as name:value (quote values with spaces):

@@ -21,7 +21,7 @@ from bot.clock import Clock
 from bot.config import load_settings
 from bot.core.definition import dump_definition, load_definition
 from bot.runtime import Runtime, create_bot, open_runtime, prepare, run_bot
-from bot.standin import StandIn
+from standin import StandIn
 
 BUNDLED_STUDY = Path(__file__).resolve().parents[1] / "studies" / "pytorch-study.toml"
 

@@ -22,16 +22,16 @@ from bot.core.definition import load_definition
 from bot.db.engine import create_engine, create_sessionmaker
 from bot.db.migrate import upgrade_to_head
 from bot.db.repositories import BotStateRepository, StudyRepository
-from bot.discord_io import DiscordPoster
+from bot.delivery.discord_poster import DiscordPoster
+from bot.delivery.ledger import DeliveryLedger
+from bot.delivery.runner import ReminderRunner
+from bot.delivery.server_events import EventSync
 from bot.endpoints import apply_endpoints
-from bot.events_sync import EventSync
-from bot.reminders import ReminderRunner
 from bot.services.audit import AuditService
 from bot.services.base import Actor
 from bot.services.curriculum import CurriculumService
 from bot.services.definitions import DefinitionService
 from bot.services.directory import StudyDirectory
-from bot.services.ledger import DeliveryLedger
 from bot.services.roster import RosterService
 from bot.services.sessions import SessionService
 from bot.services.settings import SettingsService

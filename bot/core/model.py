@@ -5,7 +5,7 @@ They carry no database or Discord state, so the core can be tested with nothing 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from enum import StrEnum
 
@@ -48,6 +48,8 @@ class SessionChange:
     cancelled: bool
     moved_to: datetime | None = None
     reason: str = ""
+    revision: int = 1  # raised with every change of this session (the calendar's SEQUENCE)
+    updated_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,7 +115,8 @@ class StudySnapshot:
     changes: tuple[SessionChange, ...] = ()
     created_at: datetime | None = None
     updated_at: datetime | None = None
-    extra: dict[str, str] = field(default_factory=dict)
+    revision: int = 0  # raised with every committed edit of the study
+    public_id: str = ""  # random and stable: names the study outside this database (calendar UIDs)
 
     @property
     def week_count(self) -> int:
@@ -124,3 +127,10 @@ class StudySnapshot:
             if week.number == number:
                 return week
         return None
+
+    def materials_of(self, week: int | None) -> tuple[Material, ...] | None:
+        """A week's materials (None or 0: the study-wide resources); None when there is no such week."""
+        if not week:
+            return self.resources
+        found = self.week(week)
+        return None if found is None else found.materials

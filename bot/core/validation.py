@@ -133,3 +133,19 @@ def format_offset(offset: timedelta) -> str:
     hours, mins = divmod(rest, 60)
     text = (f"{days}d" if days else "") + (f"{hours}h" if hours else "") + (f"{mins}m" if mins else "")
     return text or "0m"
+
+
+MATERIAL_REF = re.compile(r"^id:(\d{1,18})$")
+
+
+def material_ref(value: str, listed: tuple[int, ...]) -> int:
+    """The id of the material an admin picked: `id:N` as autocomplete offers it, or the item number as
+    /materials shows it, resolved against the list the admin saw (`listed`, ids in display order) — so the
+    choice names one material for good, and a second removal of "item 1" cannot hit the next one."""
+    text = value.strip()
+    match = MATERIAL_REF.match(text)
+    if match:
+        return int(match.group(1))
+    if text.isdigit() and 1 <= int(text) <= len(listed):
+        return listed[int(text) - 1]
+    raise UserError("curriculum.item_range", item=text[:20], max=len(listed))

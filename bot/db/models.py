@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from datetime import UTC, date, datetime
 from typing import Annotated, Any, ClassVar
 
@@ -82,6 +83,12 @@ class Study(Base):
     paused: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+    # Raised by one with every committed edit: how other processes (and the snapshot) tell that the study
+    # changed — a timestamp cannot, since two edits may share one.
+    revision: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # A random, stable name for the study outside this database (calendar UIDs): row ids repeat across
+    # deployments, this does not.
+    public_id: Mapped[str] = mapped_column(String(32), unique=True, default=lambda: secrets.token_hex(8))
 
     members: Mapped[list[Member]] = relationship(back_populates="study", cascade="all, delete-orphan")
     weeks: Mapped[list[CurriculumWeek]] = relationship(back_populates="study", cascade="all, delete-orphan")
@@ -149,6 +156,10 @@ class SessionChange(Base):
     moved_to: Mapped[datetime | None] = mapped_column(nullable=True)
     reason: Mapped[str] = mapped_column(String(200), default="")
     created_at: Mapped[datetime]
+    # Raised by one with every change of this session (cancel, move, restore): the calendar's SEQUENCE.
+    # A restore keeps the row (neither cancelled nor moved) so the count never goes back.
+    revision: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    updated_at: Mapped[datetime | None] = mapped_column(nullable=True)
 
 
 class Delivery(Base):

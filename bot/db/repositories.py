@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Row, delete, func, select
+from sqlalchemy import Row, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db.models import (
@@ -35,6 +35,23 @@ class StudyRepository:
     @staticmethod
     async def get(session: AsyncSession, *, study_id: int) -> Study | None:
         return await session.get(Study, study_id)
+
+    @staticmethod
+    async def lock_by_guild(session: AsyncSession, *, guild_id: int) -> Study | None:
+        """The server's study, locked until the transaction ends, so edits of one study run one at a time —
+        across processes too, since the lock lives in the database.
+
+        PostgreSQL: `SELECT … FOR UPDATE` locks the row. SQLite locks the whole file for writing: a write as
+        the transaction's first statement (a no-op UPDATE) takes that lock at once, and a second writer waits
+        for it (busy_timeout) instead of reading state that is about to change. Either way the row is read
+        after the lock is held, so every check in the edit sees the latest committed state.
+        """
+        query = select(Study).where(Study.guild_id == guild_id).execution_options(populate_existing=True)
+        if session.get_bind().dialect.name == "sqlite":
+            await session.execute(update(Study).where(Study.guild_id == guild_id).values(guild_id=Study.guild_id))
+        else:
+            query = query.with_for_update()
+        return (await session.execute(query)).scalar_one_or_none()
 
     @staticmethod
     async def all(session: AsyncSession) -> Sequence[Study]:
@@ -118,6 +135,11 @@ class CurriculumRepository:
         query = select(Material).where(Material.study_id == study_id)
         query = query.where(Material.week_id.is_(None) if week_id is None else Material.week_id == week_id)
         return (await session.execute(query.order_by(Material.position, Material.id))).scalars().all()
+
+    @staticmethod
+    async def material(session: AsyncSession, *, study_id: int, material_id: int) -> Material | None:
+        query = select(Material).where(Material.study_id == study_id, Material.id == material_id)
+        return (await session.execute(query)).scalar_one_or_none()
 
     @staticmethod
     async def delete_all(session: AsyncSession, *, study_id: int) -> None:

@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import Clock
@@ -44,6 +45,29 @@ class Service:
         return snap
 
     @asynccontextmanager
+    async def edit_study(self, guild_id: int | None) -> AsyncIterator[tuple[AsyncSession, db.Study]]:
+        """One edit of one study: its row locked for the whole transaction (edits of a study never
+        interleave, in this process or another), committed when the block ends normally, rolled back on
+        any exception — and once committed, published: the snapshot is refreshed and the listeners
+        (reminders, server events) hear of it. No service has to remember to do that afterwards.
+
+        A constraint the checks inside the block could not foresee (a row written by a path that does not
+        take the lock) becomes a user error rather than an apology for an unexpected error.
+        """
+        if guild_id is None:
+            raise UserError("error.no_study")
+        try:
+            async with self.sessionmaker() as session, session.begin():
+                study = await StudyRepository.lock_by_guild(session, guild_id=guild_id)
+                if study is None:
+                    raise UserError("error.no_study")
+                study_id = study.id
+                yield session, study
+        except IntegrityError as exc:
+            raise UserError("error.conflict") from exc
+        await self.directory.changed(study_id)
+
+    @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
         """One transaction: committed when the block ends normally, rolled back on any exception."""
         async with self.sessionmaker() as session, session.begin():
@@ -68,6 +92,7 @@ class Service:
     ) -> None:
         now = self.clock.now()
         study.updated_at = now
+        study.revision = (study.revision or 0) + 1
         AuditRepository.add(
             session,
             study_id=study.id,

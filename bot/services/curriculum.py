@@ -21,8 +21,7 @@ class CurriculumService(Service):
         clean_en = clean_title(title_en) if title_en else None
         if not 1 <= week <= WEEKS_MAX:
             raise UserError("error.week_range", week=week, max=WEEKS_MAX)
-        async with self.transaction() as session:
-            study = await self.load_study(session, guild_id)
+        async with self.edit_study(guild_id) as (session, study):
             row = await CurriculumRepository.week(session, study_id=study.id, number=week)
             weeks = await CurriculumRepository.weeks(session, study_id=study.id)
             count = len(weeks)
@@ -47,8 +46,6 @@ class CurriculumService(Service):
                 before=before,
                 after={"title": row.title, "title_en": row.title_en},
             )
-            study_id = study.id
-        await self.directory.changed(study_id, timing=True)
         return week
 
     async def add_material(
@@ -72,8 +69,7 @@ class CurriculumService(Service):
             raise UserError(
                 "curriculum.bad_kind", value=kind[:30], allowed=", ".join(k.value for k in MaterialKind)
             ) from None
-        async with self.transaction() as session:
-            study = await self.load_study(session, guild_id)
+        async with self.edit_study(guild_id) as (session, study):
             week_id = await self._week_id(session, study, week)
             existing = await CurriculumRepository.materials_of_week(session, study_id=study.id, week_id=week_id)
             if len(existing) >= MATERIALS_PER_WEEK_MAX:
@@ -101,19 +97,20 @@ class CurriculumService(Service):
                 before=None,
                 after={"title": clean, "url": link, "kind": material_kind.value},
             )
-            study_id, item = study.id, len(existing) + 1
-        await self.directory.changed(study_id, timing=True)
+            item = len(existing) + 1
         return item
 
-    async def remove_material(self, *, guild_id: int | None, actor: Actor, week: int | None, item: int) -> str:
-        """Remove the `item`-th material (1-based, as `/materials` numbers them) of `week` (None = study-wide)."""
-        async with self.transaction() as session:
-            study = await self.load_study(session, guild_id)
-            week_id = await self._week_id(session, study, week)
-            existing = list(await CurriculumRepository.materials_of_week(session, study_id=study.id, week_id=week_id))
-            if not 1 <= item <= len(existing):
-                raise UserError("curriculum.item_range", item=item, max=len(existing))
-            material = existing[item - 1]
+    async def remove_material(self, *, guild_id: int | None, actor: Actor, material_id: int) -> str:
+        """Remove one material, named by its id (stable, unlike its position in a list that shifts when
+        another admin removes something first: two removals of "item 1" at once remove one material)."""
+        async with self.edit_study(guild_id) as (session, study):
+            material = await CurriculumRepository.material(session, study_id=study.id, material_id=material_id)
+            if material is None:
+                raise UserError("curriculum.material_gone")
+            week_number = 0
+            if material.week_id is not None:
+                week_row = await session.get(db.CurriculumWeek, material.week_id)
+                week_number = week_row.number if week_row is not None else 0
             before = {"title": material.title, "url": material.url, "kind": material.kind}
             await session.delete(material)
             self.audit(
@@ -121,12 +118,10 @@ class CurriculumService(Service):
                 study=study,
                 actor=actor,
                 action="curriculum.remove_material",
-                target=f"week {week or 0}",
+                target=f"week {week_number}",
                 before=before,
                 after=None,
             )
-            study_id = study.id
-        await self.directory.changed(study_id, timing=True)
         return str(before["title"])
 
     @staticmethod

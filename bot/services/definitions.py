@@ -6,6 +6,7 @@ when they already match — so import → export → import changes nothing and 
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import replace
 from datetime import timedelta
 
@@ -105,7 +106,7 @@ class DefinitionService(Service):
         """Create or update the study of `guild_id` from `definition`; returns (study id, changed?)."""
         now = self.clock.now()
         async with self.transaction() as session:
-            study = await StudyRepository.by_guild(session, guild_id=guild_id)
+            study = await StudyRepository.lock_by_guild(session, guild_id=guild_id)
             created = study is None
             if study is None:
                 study = db.Study(
@@ -117,6 +118,8 @@ class DefinitionService(Service):
                     created_at=now,
                     updated_at=now,
                     first_session=definition.first_session,
+                    public_id=secrets.token_hex(8),
+                    revision=0,
                 )
                 session.add(study)
                 before = None
@@ -165,7 +168,7 @@ class DefinitionService(Service):
                 after={"name": definition.name, "members": len(definition.members), "weeks": len(definition.weeks)},
             )
             study_id = study.id
-        await self.directory.changed(study_id, timing=True)
+        await self.directory.changed(study_id)
         return study_id, True
 
     async def export_definition(self, *, guild_id: int) -> StudyDefinition:

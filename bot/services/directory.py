@@ -12,7 +12,7 @@ import gc
 import logging
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import time, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -115,13 +115,31 @@ def build_snapshot(
         resources=tuple(by_week.get(None, ())),
         changes=tuple(
             model.SessionChange(
-                original_date=c.original_date, cancelled=c.cancelled, moved_to=c.moved_to, reason=c.reason
+                original_date=c.original_date,
+                cancelled=c.cancelled,
+                moved_to=c.moved_to,
+                reason=c.reason,
+                revision=c.revision,
+                updated_at=c.updated_at,
             )
             for c in changes
         ),
         created_at=study.created_at,
         updated_at=study.updated_at,
-        extra={"description": study.description},
+        revision=study.revision,
+        public_id=study.public_id,
+    )
+
+
+def timing_key(snap: model.StudySnapshot) -> tuple[object, ...]:
+    """Everything the reminder plan depends on: when it changes, reminders are re-planned."""
+    return (
+        snap.recurrence,
+        snap.changes,
+        snap.week_count,
+        snap.reminder_offsets,
+        snap.paused,
+        snap.reminder_channel_id,
     )
 
 
@@ -209,16 +227,20 @@ class StudyDirectory:
     async def reload_changed(self) -> list[int]:
         """Pick up writes made outside this process (e.g. `studybot import` while the bot runs)."""
         async with self._sessionmaker() as session:
-            rows = {row[0]: row[1] for row in (await session.execute(select(db.Study.id, db.Study.updated_at))).all()}
-        changed = [sid for sid, stamp in rows.items() if sid not in self._by_id or self._by_id[sid].updated_at != stamp]
+            rows = {row[0]: row[1] for row in (await session.execute(select(db.Study.id, db.Study.revision))).all()}
+        changed = [sid for sid, rev in rows.items() if sid not in self._by_id or self._by_id[sid].revision != rev]
         changed += [sid for sid in list(self._by_id) if sid not in rows]
         for study_id in changed:
-            await self.changed(study_id, timing=True)
+            await self.changed(study_id)
         return changed
 
-    async def changed(self, study_id: int, *, timing: bool) -> None:
-        """Refresh after a committed write and tell the listeners (timing=True when reminders may move)."""
-        await self.refresh(study_id)
+    async def changed(self, study_id: int) -> None:
+        """Refresh after a committed write and tell the listeners. Called by the write path itself
+        (`Service.edit`), never by hand; `timing` tells listeners whether anything reminders are planned
+        from changed, derived by comparing the snapshots rather than chosen by each caller."""
+        old = self._by_id.get(study_id)
+        new = await self.refresh(study_id)
+        timing = old is None or new is None or timing_key(old) != timing_key(new)
         for listener in self._listeners:
             try:
                 await listener(study_id, timing)
@@ -228,7 +250,3 @@ class StudyDirectory:
     def _store(self, snap: model.StudySnapshot) -> None:
         self._by_id[snap.id] = snap
         self._by_guild[snap.guild_id] = snap
-
-
-def utc_today(now: datetime) -> date:
-    return now.astimezone(UTC).date()

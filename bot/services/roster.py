@@ -40,8 +40,7 @@ class RosterService(Service):
         github_url = clean_url(github or "", field="github", allow_empty=True)
         blog_url = clean_url(blog or "", field="blog", allow_empty=True)
         member_role = self._role(role) if role else MemberRole.MEMBER
-        async with self.transaction() as session:
-            study = await self.load_study(session, guild_id)
+        async with self.edit_study(guild_id) as (session, study):
             if await MemberRepository.by_name(session, study_id=study.id, name=clean):
                 raise UserError("roster.duplicate", name=clean)
             if await MemberRepository.count(session, study_id=study.id) >= MEMBERS_MAX:
@@ -68,21 +67,16 @@ class RosterService(Service):
                 before=None,
                 after=member_state(member),
             )
-            study_id = study.id
-        await self.directory.changed(study_id, timing=False)
         return clean
 
     async def remove(self, *, guild_id: int | None, actor: Actor, name: str) -> str:
-        async with self.transaction() as session:
-            study = await self.load_study(session, guild_id)
+        async with self.edit_study(guild_id) as (session, study):
             member = await self._find(session, study.id, name)
             before = member_state(member)
             await session.delete(member)
             self.audit(
                 session, study=study, actor=actor, action="roster.remove", target=member.name, before=before, after=None
             )
-            study_id = study.id
-        await self.directory.changed(study_id, timing=False)
         return before["name"]  # type: ignore[no-any-return]
 
     async def edit(
@@ -103,8 +97,7 @@ class RosterService(Service):
         github_url = clean_url(github, field="github", allow_empty=True) if github is not None else None
         blog_url = clean_url(blog, field="blog", allow_empty=True) if blog is not None else None
         member_role = self._role(role) if role is not None else None
-        async with self.transaction() as session:
-            study = await self.load_study(session, guild_id)
+        async with self.edit_study(guild_id) as (session, study):
             member = await self._find(session, study.id, name)
             before = member_state(member)
             if clean_new is not None and clean_new != member.name:
@@ -129,13 +122,11 @@ class RosterService(Service):
                 before=before,
                 after=member_state(member),
             )
-            study_id, result = study.id, member.name
-        await self.directory.changed(study_id, timing=False)
+            result = member.name
         return result
 
     async def link(self, *, guild_id: int | None, actor: Actor, name: str, user_id: int) -> str:
-        async with self.transaction() as session:
-            study = await self.load_study(session, guild_id)
+        async with self.edit_study(guild_id) as (session, study):
             member = await self._find(session, study.id, name)
             before = member_state(member)
             await self._ensure_user_free(session, study.id, user_id, member.id)
@@ -149,8 +140,7 @@ class RosterService(Service):
                 before=before,
                 after=member_state(member),
             )
-            study_id, result = study.id, member.name
-        await self.directory.changed(study_id, timing=False)
+            result = member.name
         return result
 
     @staticmethod

@@ -79,13 +79,17 @@ class SessionService(Service):
         Cancelling a moved session keeps its new time: the cancel notice is timed against the start the
         members were last told about."""
         why = clean_text(reason, field="reason", limit=REASON_MAX) if reason.strip() else ""
-        async with self.transaction() as session:
-            study = await self.load_study(session, guild_id)
+        async with self.edit_study(guild_id) as (session, study):
             change = await SessionChangeRepository.on(session, study_id=study.id, original_date=day)
             before = change_state(change)
+            now = self.clock.now()
             if change is None:
-                change = db.SessionChange(study_id=study.id, original_date=day, created_at=self.clock.now())
+                change = db.SessionChange(
+                    study_id=study.id, original_date=day, created_at=now, revision=0, cancelled=False
+                )
                 session.add(change)
+            change.revision = (change.revision or 0) + 1
+            change.updated_at = now
             change.cancelled = cancelled
             if not cancelled:
                 change.moved_to = moved_to
@@ -99,18 +103,20 @@ class SessionService(Service):
                 before=before,
                 after=change_state(change),
             )
-            study_id = study.id
-        await self.directory.changed(study_id, timing=True)
 
     async def restore(self, *, guild_id: int | None, actor: Actor, day: date) -> None:
         self._slot(guild_id, day)
-        async with self.transaction() as session:
-            study = await self.load_study(session, guild_id)
+        async with self.edit_study(guild_id) as (session, study):
             change = await SessionChangeRepository.on(session, study_id=study.id, original_date=day)
-            if change is None:
+            if change is None or not (change.cancelled or change.moved_to):
                 raise UserError("session.nothing_to_restore", date=day.isoformat())
             before = change_state(change)
-            await session.delete(change)
+            # The row stays, neither cancelled nor moved: its revision (the calendar's SEQUENCE) never goes back.
+            change.cancelled = False
+            change.moved_to = None
+            change.reason = ""
+            change.revision = (change.revision or 0) + 1
+            change.updated_at = self.clock.now()
             self.audit(
                 session,
                 study=study,
@@ -118,7 +124,5 @@ class SessionService(Service):
                 action="session.restore",
                 target=day.isoformat(),
                 before=before,
-                after=None,
+                after=change_state(change),
             )
-            study_id = study.id
-        await self.directory.changed(study_id, timing=True)

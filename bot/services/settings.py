@@ -68,14 +68,13 @@ class SettingsService(Service):
             raise UserError("settings.bad_locale", value=change.locale)
         if change.first_session is not None:
             check_date_range(change.first_session, self.clock.now().date(), field="first_session")
-        async with self.transaction() as session:
-            study = await self.load_study(session, guild_id)
+        async with self.edit_study(guild_id) as (session, study):
             before = settings_state(study)
             if change.weekday is not None and change.weekday != study.weekday:
                 pending = [
                     c
                     for c in await SessionChangeRepository.for_study(session, study_id=study.id)
-                    if c.original_date >= self.clock.now().date()
+                    if c.original_date >= self.clock.now().date() and (c.cancelled or c.moved_to is not None)
                 ]
                 if pending:
                     # Cancellations and moves are keyed by the old weekday's dates: they would silently stop
@@ -116,13 +115,10 @@ class SettingsService(Service):
                 before=before,
                 after=after,
             )
-            study_id = study.id
-        await self.directory.changed(study_id, timing=True)
         return after
 
     async def set_paused(self, *, guild_id: int | None, actor: Actor, paused: bool) -> None:
-        async with self.transaction() as session:
-            study = await self.load_study(session, guild_id)
+        async with self.edit_study(guild_id) as (session, study):
             if study.paused == paused:
                 raise UserError("reminders.already_paused" if paused else "reminders.not_paused")
             study.paused = paused
@@ -135,8 +131,6 @@ class SettingsService(Service):
                 before={"paused": not paused},
                 after={"paused": paused},
             )
-            study_id = study.id
-        await self.directory.changed(study_id, timing=True)
 
 
 def describe_offsets(offsets: tuple[timedelta, ...]) -> str:

@@ -10,7 +10,7 @@ import pytest
 
 from bot.clock import ShiftedClock
 from bot.offline import OfflineBot, start_offline
-from bot.standin import StandIn
+from standin import StandIn
 
 # Tuesday 2026-12-01 12:00 KST: week 1 of the bundled study (Thursday 2026-12-03 09:00 KST) is next.
 START = datetime(2026, 12, 1, 3, 0, tzinfo=UTC)

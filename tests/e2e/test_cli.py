@@ -12,7 +12,7 @@ from icalendar import Calendar
 
 from bot.core.definition import load_definition
 from bot.offline import BUNDLED_STUDY, write_config
-from bot.standin import StandIn
+from standin import StandIn
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 
 from bot.db import models as db
 from bot.offline import OfflineBot
-from bot.standin import MessageRecord, StandIn
+from standin import MessageRecord, StandIn
 
 WEEK1_START = int(datetime(2026, 12, 3, 0, 0, tzinfo=UTC).timestamp())  # Thursday 09:00 KST
 
@@ -101,7 +101,7 @@ async def test_calendar_attaches_an_ics_file(running: OfflineBot) -> None:
         ("admin roster link", {"name": "강동연", "user": "member"}),
         ("admin curriculum set-topic", {"week": 2, "title": "새 주제"}),
         ("admin curriculum add-material", {"title": "자료", "url": "https://example.com"}),
-        ("admin curriculum remove-material", {"item": 1}),
+        ("admin curriculum remove-material", {"item": "1"}),
         ("admin session cancel", {"date": "2026-12-03"}),
         ("admin session move", {"date": "2026-12-03", "new_date": "2026-12-04"}),
         ("admin session restore", {"date": "2026-12-03"}),
@@ -140,7 +140,7 @@ async def test_admin_edits_apply_with_an_audit_row_each(running: OfflineBot) -> 
             {"title": "추가 읽을거리", "url": "https://example.com/a", "week": 2, "kind": "article"},
             "curriculum.add_material",
         ),
-        ("admin curriculum remove-material", {"item": 1, "week": 2}, "curriculum.remove_material"),
+        ("admin curriculum remove-material", {"item": "1", "week": 2}, "curriculum.remove_material"),
         ("admin session cancel", {"date": "2026-12-24", "reason": "크리스마스 이브"}, "session.cancel"),
         ("admin session move", {"date": "2026-12-10", "new_date": "2026-12-11", "new_time": "20:00"}, "session.move"),
         ("admin session restore", {"date": "2026-12-24"}, "session.restore"),

@@ -25,7 +25,7 @@ from bot.db import models as db
 from bot.offline import BUNDLED_STUDY, write_config
 from bot.runtime import open_runtime
 from bot.services.base import Actor
-from bot.standin import StandIn
+from standin import StandIn
 
 MESSAGES = r"/channels/\d+/messages"
 ROOT = Path(__file__).resolve().parents[2]

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from bot.clock import ShiftedClock
 from bot.db import models as db
 from bot.offline import OfflineBot, start_bot, start_offline
-from bot.standin import StandIn
+from standin import StandIn
 
 WEEK1 = datetime(2026, 12, 3, 0, 0, tzinfo=UTC)  # Thursday 09:00 KST
 DAY_BEFORE = WEEK1 - timedelta(days=1)  # the "1d" reminder
@@ -64,7 +64,7 @@ async def test_topic_with_everyone_still_pings_only_the_role(tmp_path: Path, sta
             week = (await session.execute(select(db.CurriculumWeek).where(db.CurriculumWeek.number == 1))).scalar_one()
             week.title = "@everyone @here <@&1> <@2> 기본"
         study_id = offline.runtime.directory.all()[0].id
-        await offline.runtime.directory.changed(study_id, timing=True)
+        await offline.runtime.directory.changed(study_id)
         assert isinstance(offline.runtime.clock, ShiftedClock)
         offline.runtime.clock.set(DAY_BEFORE - timedelta(seconds=1))
         await offline.bot.reminders.rearm_all()
@@ -211,7 +211,7 @@ async def test_missing_manage_events_is_reported_not_raised(tmp_path: Path, stan
     offline = await start_offline(tmp_path, standin=standin, clock=clock_at(DAY_BEFORE - timedelta(hours=5)))
     try:
         await standin.wait_until(
-            lambda: bool(offline.bot.reminders.problems.get(offline.runtime.directory.all()[0].id)), timeout=10
+            lambda: bool(offline.bot.reminders.problems.of(offline.runtime.directory.all()[0].id)), timeout=10
         )
         handle = await standin.invoke("admin reminders status", {}, user_id=world.admin_user_id, locale="en-US")
         reply = await handle.wait_reply(timeout=10)

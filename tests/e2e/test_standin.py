@@ -13,9 +13,9 @@ import pytest
 from discord import app_commands
 from discord.http import Route
 
+from bench.bare import PONG, BareBot, start_bare_bot, stop_bare_bot
 from bot.endpoints import apply_endpoints, current_endpoints, reset_endpoints
-from bot.standin import StandIn
-from bot.standin.bare import PONG, BareBot, start_bare_bot, stop_bare_bot
+from standin import StandIn
 
 pytestmark = pytest.mark.e2e
 

@@ -6,11 +6,11 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from bot.clock import FrozenClock
-from bot.core.reminders import nonce_for
-from bot.reminders import PostError, ReminderRunner, reference_for
+from bot.delivery.ledger import DeliveryLedger
+from bot.delivery.plan import nonce_for
+from bot.delivery.runner import PostError, ReminderRunner, reference_for
 from bot.render.embeds import Reply
 from bot.runtime import Runtime
-from bot.services.ledger import DeliveryLedger
 from tests.conftest import GUILD_ID
 
 

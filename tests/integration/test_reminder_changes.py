@@ -10,8 +10,8 @@ import pytest
 
 from bot.clock import FrozenClock
 from bot.core.schedule import build_schedule
+from bot.delivery.runner import PostError
 from bot.errors import UserError
-from bot.reminders import PostError
 from bot.render.embeds import Reply
 from bot.runtime import Runtime, open_runtime
 from bot.services.settings import SettingsChange

@@ -137,7 +137,8 @@ async def test_curriculum_edits(runtime: Runtime) -> None:
     week = snap.week(3)
     assert week is not None and week.title == "새 주제"
     assert week.materials[item - 1].url == "https://example.com/x"
-    removed = await runtime.services.curriculum.remove_material(guild_id=GUILD_ID, actor=ADMIN, week=3, item=item)
+    added = week.materials[item - 1]
+    removed = await runtime.services.curriculum.remove_material(guild_id=GUILD_ID, actor=ADMIN, material_id=added.id)
     assert removed == "추가 자료"
     before = await counts(runtime)
     for kwargs, key in [
@@ -149,8 +150,8 @@ async def test_curriculum_edits(runtime: Runtime) -> None:
             await runtime.services.curriculum.add_material(guild_id=GUILD_ID, actor=ADMIN, **kwargs)
         assert info.value.key == key
     with pytest.raises(UserError) as info:
-        await runtime.services.curriculum.remove_material(guild_id=GUILD_ID, actor=ADMIN, week=3, item=99)
-    assert info.value.key == "curriculum.item_range"
+        await runtime.services.curriculum.remove_material(guild_id=GUILD_ID, actor=ADMIN, material_id=added.id)
+    assert info.value.key == "curriculum.material_gone"
     assert await counts(runtime) == before
 
 

@@ -141,7 +141,7 @@ def test_every_key_built_from_a_value_exists_in_both_languages(key: str) -> None
 
 def test_weekday_and_status_families_match_the_code_that_builds_them() -> None:
     """The enumerations above are the ones the renderers index with."""
-    from bot.services import ledger
+    from bot.delivery import ledger
     from bot.services.settings import WEEKDAYS
 
     assert WEEKDAYS == WEEKDAY_NAMES

@@ -1,4 +1,4 @@
-"""Specification of bot/core/events.py: which scheduled events should exist, and the diff to get there."""
+"""Specification of bot/delivery/event_plan.py: which scheduled events should exist, and the diff to get there."""
 
 from __future__ import annotations
 
@@ -9,7 +9,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.core.events import (
+from bot.core.model import Recurrence, SessionChange
+from bot.core.schedule import Session, build_schedule
+from bot.delivery.event_plan import (
     DESCRIPTION_LIMIT,
     LOCATION_LIMIT,
     NAME_LIMIT,
@@ -21,8 +23,6 @@ from bot.core.events import (
     plan_events,
     truncate,
 )
-from bot.core.model import Recurrence, SessionChange
-from bot.core.schedule import Session, build_schedule
 
 SEOUL = ZoneInfo("Asia/Seoul")
 REC = Recurrence(3, time(9, 0), timedelta(minutes=60), "Asia/Seoul", date(2025, 3, 6))

@@ -1,4 +1,4 @@
-"""Specification of bot/core/reminders.py: what is owed, when, and what happens to it after downtime."""
+"""Specification of bot/delivery/plan.py: what is owed, when, and what happens to it after downtime."""
 
 from __future__ import annotations
 
@@ -13,7 +13,8 @@ from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
 from bot.core.model import Recurrence, SessionChange
-from bot.core.reminders import (
+from bot.core.schedule import Session, build_schedule, first_slot_date, slot_start
+from bot.delivery.plan import (
     CANCEL_NOTICE,
     Decision,
     PlannedDelivery,
@@ -23,7 +24,6 @@ from bot.core.reminders import (
     nonce_for,
     plan_deliveries,
 )
-from bot.core.schedule import Session, build_schedule, first_slot_date, slot_start
 
 SEOUL = ZoneInfo("Asia/Seoul")
 DAY = timedelta(days=1)

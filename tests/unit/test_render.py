@@ -17,14 +17,14 @@ from hypothesis import strategies as st
 
 from bot.core.definition import MaterialDefinition, StudyDefinition, load_definition
 from bot.core.model import Material, MaterialKind, Member, MemberRole, Place, SessionChange, StudySnapshot, Week
-from bot.core.reminders import CANCEL_NOTICE, PlannedDelivery, kind_for_offset, plan_deliveries
 from bot.core.schedule import Session, build_schedule
 from bot.core.validation import escape_markdown
 from bot.db.models import AuditEntry, Delivery
+from bot.delivery.messages import render_cancel_notice, render_reminder, render_status
+from bot.delivery.plan import CANCEL_NOTICE, PlannedDelivery, kind_for_offset, plan_deliveries
 from bot.exts._glue import allowed_mentions_for
 from bot.render.admin import render_audit, render_done, render_error, render_settings
 from bot.render.embeds import EmbedField, EmbedSpec, Reply, fit, join_lines
-from bot.render.reminder import render_cancel_notice, render_reminder, render_status
 from bot.render.study import (
     render_materials,
     render_next,

@@ -15,7 +15,7 @@ from discord.ext import commands
 
 from bot.core.model import MaterialKind, MemberRole, StudySnapshot
 from bot.core.schedule import build_schedule, not_started
-from bot.core.validation import parse_date, parse_offsets, parse_time
+from bot.core.validation import material_ref, parse_date, parse_offsets, parse_time
 from bot.errors import UserError
 from bot.exts import _glue
 from bot.i18n import t
@@ -80,6 +80,23 @@ async def session_dates(interaction: Interaction, current: str) -> list[app_comm
         if current.strip() in day:
             key = "session.choice_cancelled" if session.cancelled else "session.choice"
             choices.append(app_commands.Choice(name=t(lang, key, date=day, week=session.week), value=day))
+    return choices[:25]
+
+
+async def material_choices(interaction: Interaction, current: str) -> list[app_commands.Choice[str]]:
+    """The chosen week's materials as `/materials` numbers them; the value is the material's id."""
+    snap = interaction.client.directory.by_guild(interaction.guild_id)
+    week = getattr(interaction.namespace, "week", None)
+    listed = snap.materials_of(week if isinstance(week, int) else None) if snap else None
+    if snap is None or not listed:
+        return []
+    lang = _glue.lang(interaction, snap)
+    needle = current.strip().lower()
+    choices = []
+    for number, material in enumerate(listed, start=1):
+        label = f"{number}. {material.title_for(lang)}"
+        if needle in label.lower():
+            choices.append(app_commands.Choice(name=label[:100], value=f"id:{material.id}"))
     return choices[:25]
 
 
@@ -227,10 +244,15 @@ class AdminGroup(app_commands.Group, name="admin", description=_d("cmd.admin.des
         item=_d("cmd.admin.curriculum.remove-material.opt.item.description"),
         week=_d("cmd.admin.curriculum.remove-material.opt.week.description"),
     )
-    async def remove_material(self, interaction: Interaction, item: int, week: int | None = None) -> None:
+    @app_commands.autocomplete(item=material_choices)
+    async def remove_material(self, interaction: Interaction, item: str, week: int | None = None) -> None:
         snap = await _admin(interaction)
+        listed = snap.materials_of(week)
+        if listed is None:
+            raise UserError("error.week_range", week=week, max=snap.week_count)
+        material_id = material_ref(item, tuple(m.id for m in listed))
         title = await interaction.client.services.curriculum.remove_material(
-            guild_id=interaction.guild_id, actor=_glue.actor(interaction), week=week, item=item
+            guild_id=interaction.guild_id, actor=_glue.actor(interaction), material_id=material_id
         )
         await _done(interaction, snap, "curriculum.material_removed", title=title)
 

@@ -6,10 +6,10 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from bot.core.model import StudySnapshot
-from bot.core.reminders import PlannedDelivery
 from bot.core.schedule import Session
 from bot.core.validation import escape_markdown, format_offset
 from bot.db.models import Delivery
+from bot.delivery.plan import PlannedDelivery
 from bot.i18n import t
 from bot.render.embeds import (
     COLOR_WARNING,

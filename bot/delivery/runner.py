@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time as monotonic_time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -24,7 +23,12 @@ from apscheduler.triggers.date import DateTrigger
 
 from bot.clock import Clock
 from bot.core.model import StudySnapshot
-from bot.core.reminders import (
+from bot.core.schedule import build_schedule, next_session
+from bot.db.models import Delivery
+from bot.delivery.ledger import DeliveryLedger
+from bot.delivery.messages import render_cancel_notice, render_reminder, render_status
+from bot.delivery.pacing import RateGate
+from bot.delivery.plan import (
     DEFAULT_ON_TIME,
     Decision,
     PlannedDelivery,
@@ -33,13 +37,10 @@ from bot.core.reminders import (
     nonce_for,
     plan_deliveries,
 )
-from bot.core.schedule import build_schedule, next_session
-from bot.db.models import Delivery
+from bot.delivery.problems import ProblemBoard
 from bot.i18n import t
 from bot.render.embeds import Reply
-from bot.render.reminder import render_cancel_notice, render_reminder, render_status
 from bot.services.directory import StudyDirectory
-from bot.services.ledger import DeliveryLedger
 
 log = logging.getLogger(__name__)
 
@@ -83,24 +84,6 @@ def reference_for(nonce: str) -> str:
     return f"ref {nonce[:10]}"
 
 
-class RateGate:
-    """A token bucket shared by every send: at most `rate` starts per second, with no burst beyond 1 s."""
-
-    def __init__(self, rate: float) -> None:
-        self.rate = rate
-        self._next = 0.0
-        self._lock = asyncio.Lock()
-
-    async def wait(self) -> None:
-        async with self._lock:
-            now = monotonic_time.monotonic()
-            start = max(now, self._next)
-            self._next = start + 1.0 / self.rate
-        delay = start - now
-        if delay > 0:
-            await asyncio.sleep(delay)
-
-
 class ReminderRunner:
     def __init__(
         self,
@@ -112,6 +95,7 @@ class ReminderRunner:
         rate_per_second: float = RATE_PER_SECOND,
         backoff_base: float = 1.0,
         workers: int = 16,
+        problems: ProblemBoard | None = None,
     ) -> None:
         self.directory = directory
         self.ledger = ledger
@@ -125,8 +109,7 @@ class ReminderRunner:
         self._worker_count = workers
         self._locks: dict[int, asyncio.Lock] = {}
         self._deciding = asyncio.Semaphore(4)
-        # Per study: problem slot → (catalogue key, params), rendered in the reader's language.
-        self.problems: dict[int, dict[str, tuple[str, dict[str, str]]]] = {}
+        self.problems = problems if problems is not None else ProblemBoard()
         self.started = False
 
     # --- lifecycle --------------------------------------------------------------------------------
@@ -386,7 +369,7 @@ class ReminderRunner:
     async def status_reply(self, snap: StudySnapshot, lang: str) -> Reply:
         upcoming = await self.upcoming(snap, 3)
         deliveries = await self.ledger.latest(study_id=snap.id, limit=8)
-        problems = [t(lang, key, **params) for key, params in self.problems.get(snap.id, {}).values()]
+        problems = [t(lang, key, **params) for key, params in self.problems.of(snap.id)]
         return render_status(snap, lang, upcoming=upcoming, deliveries=deliveries, problems=problems)
 
     def preview_reply(self, snap: StudySnapshot, lang: str) -> Reply:
@@ -399,11 +382,3 @@ class ReminderRunner:
         reply = self.render(snap, first, late=False, nonce=nonce_for(snap.id, first.occurrence, first.kind))
         header = t(lang, "reminders.preview_header", when=f"<t:{int(first.due.timestamp())}:F>")
         return Reply(content=header + "\n" + reply.content, embeds=reply.embeds, ephemeral=True)
-
-    def note_problem(self, study_id: int, slot: str, key: str | None, **params: str) -> None:
-        """Record (or clear, with key None) a problem admins should see in `/admin reminders status`."""
-        bucket = self.problems.setdefault(study_id, {})
-        if key is None:
-            bucket.pop(slot, None)
-        else:
-            bucket[slot] = (key, params)

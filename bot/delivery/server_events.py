@@ -18,18 +18,18 @@ from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import Clock
-from bot.core.events import EventSpec, diff_events, fingerprint, ongoing_dates, plan_events
 from bot.core.model import StudySnapshot
 from bot.core.schedule import Session, build_schedule
 from bot.db.models import ScheduledEventLink
 from bot.db.repositories import EventLinkRepository
+from bot.delivery.event_plan import EventSpec, diff_events, fingerprint, ongoing_dates, plan_events
+from bot.delivery.pacing import RateGate
 from bot.i18n import t
-from bot.reminders import RateGate
 from bot.services.directory import StudyDirectory
 
 if TYPE_CHECKING:
     from bot.app import StudyBot
-    from bot.reminders import ReminderRunner
+    from bot.delivery.runner import ReminderRunner
 
 log = logging.getLogger(__name__)
 
@@ -108,13 +108,13 @@ class EventSync:
             try:
                 await self._sync(snap)
             except discord.Forbidden:
-                self.reminders.note_problem(study_id, PROBLEM_KEY, "events.no_permission")
+                self.reminders.problems.note(study_id, PROBLEM_KEY, "events.no_permission")
                 return
             except (TimeoutError, discord.HTTPException, aiohttp.ClientError, OSError) as exc:
                 log.warning("event sync for study %s failed: %s", study_id, exc)
-                self.reminders.note_problem(study_id, PROBLEM_KEY, "events.failed", error=str(exc)[:150])
+                self.reminders.problems.note(study_id, PROBLEM_KEY, "events.failed", error=str(exc)[:150])
                 return
-            self.reminders.note_problem(study_id, PROBLEM_KEY, None)
+            self.reminders.problems.note(study_id, PROBLEM_KEY, None)
 
     async def _sync(self, snap: StudySnapshot) -> None:
         async with self.sessionmaker() as session:

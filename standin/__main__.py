@@ -1,4 +1,4 @@
-"""`python -m bot.standin`: run the stand-in alone and print how to point a bot (or discord.py) at it."""
+"""`python -m standin`: run the stand-in alone and print how to point a bot (or discord.py) at it."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ async def serve(port: int, deadline: float, global_limit: int | None) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m bot.standin", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m standin", description=__doc__)
     parser.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: a free one)")
     parser.add_argument("--deadline", type=float, default=3.0, help="interaction deadline in seconds")
     parser.add_argument("--global-limit", type=int, default=None, help="global requests/s limit (off by default)")

@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING
 import aiohttp
 import discord
 
+from bot.delivery.runner import PostError
 from bot.exts._glue import allowed_mentions_for, to_embed
-from bot.reminders import PostError
 from bot.render.embeds import Reply
 
 if TYPE_CHECKING:

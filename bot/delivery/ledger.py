@@ -14,9 +14,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import Clock
-from bot.core.reminders import PlannedDelivery, nonce_for
 from bot.db.models import Delivery
 from bot.db.repositories import DeliveryRepository
+from bot.delivery.plan import PlannedDelivery, nonce_for
 
 CLAIMED = "claimed"
 SENT = "sent"

@@ -1,0 +1,1 @@
+"""Benchmarks and their equipment (a bare discord.py bot for baselines); not part of the product."""
