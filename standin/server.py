@@ -256,6 +256,15 @@ class StandIn(InteractionDriver):
         self.gateway.dispatch("GUILD_MEMBER_ADD", data, guild_id=guild_id)
         return user.id
 
+    def set_member_roles(self, guild_id: int, user_id: int, roles: Iterable[int]) -> None:
+        """Replace a member's roles (as a server admin would); dispatches GUILD_MEMBER_UPDATE to sessions whose
+        intents ask for it. Interactions carry the member's roles as they are at that moment."""
+        guild = self.world.guilds[guild_id]
+        member = guild.members[user_id]
+        member.roles = list(roles)
+        data = {**member_payload(self.world, member), "guild_id": str(guild_id)}
+        self.gateway.dispatch("GUILD_MEMBER_UPDATE", data, guild_id=guild_id)
+
     def set_bot_permissions(self, guild_id: int, permissions: int, *, application: Application | None = None) -> None:
         """Replace the permissions of the bot's managed role (dispatches GUILD_ROLE_UPDATE)."""
         app = application or self.app
