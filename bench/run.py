@@ -1,4 +1,4 @@
-"""studybot benchmarks: the DESIGN §7 performance targets, measured end to end against the local stand-in.
+"""studybot benchmarks: the performance targets (README, Performance), measured end to end against the local stand-in.
 
 Run from the repository root::
 
@@ -867,7 +867,7 @@ def build_rows(report: dict[str, Any]) -> list[tuple[str, str, str, str]]:
         if "error" in fan:
             add("  error", fan["error"], "-", False)
             continue
-        target = key == "fanout_warm"  # the DESIGN target; the cold run is an extra, harsher case
+        target = key == "fanout_warm"  # the target; the cold run is an extra, harsher case
         add("  N studies due in the same minute", fmt(fan["n"]))
         add("  due → first message", fmt(fan["first_message_after_due_s"], "s"))
         add("  due → last message", fmt(fan["total_s"], "s"))
@@ -917,7 +917,7 @@ def build_rows(report: dict[str, Any]) -> list[tuple[str, str, str, str]]:
         add("    of which the stand-in's world (guild, channel, role)", fmt(mem["standin_world_kib_per_study"], "KiB"))
         add("    of which the bot's snapshots (tracemalloc)", fmt(mem["snapshot_kib_per_study"], "KiB"))
         add("  load_all peak traced allocation", fmt(mem["load_all_peak_mib"], "MiB"))
-    add("TARGETS (DESIGN §7)")
+    add("TARGETS")
     if lat and "error" not in lat:
         add("  /week p99 within 1.5x of the bare bot", fmt(lat["ratio_p99"], "x"), "<= 1.5x", lat["ratio_p99"] <= 1.5)
     fan = report.get("fanout_warm", {})

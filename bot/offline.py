@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -86,7 +86,6 @@ class OfflineBot:
     config_path: Path
     task: asyncio.Task[None]
     owns_standin: bool = True
-    extra: dict[str, object] = field(default_factory=dict)
 
     async def stop(self) -> None:
         if not self.bot.is_closed():

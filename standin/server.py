@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import socket
 from collections.abc import Callable, Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Self
 
@@ -16,7 +16,7 @@ from .faults import Faults, RouteStats
 from .gateway import DispatchRecord, Gateway
 from .interactions import InteractionHandle, Notifier
 from .invoke import InteractionDriver
-from .messages import AttachmentStore, new_message
+from .messages import AttachmentStore, find_nonce_duplicate, new_message
 from .payloads import channel_payload, command_payload, guild_payload, member_payload, message_payload
 from .rest import RestApi, Router
 from .state import (
@@ -62,6 +62,8 @@ class StandIn(InteractionDriver):
         self.attachments = AttachmentStore()
         self.interaction_deadline = interaction_deadline
         self.token_lifetime = token_lifetime
+        # Discord answers a repeated `enforce_nonce` send with the first message for a few minutes only:
+        # seconds on the stand-in's clock, changeable at any time (`advance_clock` moves past it).
         self.nonce_window = nonce_window
         self.max_scheduled_events = max_scheduled_events
         self.nonce_hits = 0
@@ -140,6 +142,22 @@ class StandIn(InteractionDriver):
         if upload is None:
             raise web.HTTPNotFound()
         return web.Response(body=upload.content, content_type="application/octet-stream")
+
+    # -- time ----------------------------------------------------------------------------------------
+
+    def now(self) -> datetime:
+        """The stand-in's clock: message times, snowflakes and the nonce window follow it."""
+        return self.world.clock()
+
+    def advance_clock(self, delta: timedelta) -> None:
+        """Move the stand-in's clock forward (e.g. past the nonce window); the bot's clock is its own."""
+        self.world.advance(delta)
+        self.notifier.notify()
+
+    def nonce_remembered(self, channel_id: int, nonce: str, *, application: Application | None = None) -> bool:
+        """Would a send with this nonce now get the earlier message back instead of posting a new one?"""
+        author = (application or self.app).bot.id
+        return find_nonce_duplicate(self.world, channel_id, author, nonce, window_s=self.nonce_window) is not None
 
     # -- building the world --------------------------------------------------------------------------
 
@@ -237,6 +255,15 @@ class StandIn(InteractionDriver):
         data = {**member_payload(self.world, member), "guild_id": str(guild_id)}
         self.gateway.dispatch("GUILD_MEMBER_ADD", data, guild_id=guild_id)
         return user.id
+
+    def set_member_roles(self, guild_id: int, user_id: int, roles: Iterable[int]) -> None:
+        """Replace a member's roles (as a server admin would); dispatches GUILD_MEMBER_UPDATE to sessions whose
+        intents ask for it. Interactions carry the member's roles as they are at that moment."""
+        guild = self.world.guilds[guild_id]
+        member = guild.members[user_id]
+        member.roles = list(roles)
+        data = {**member_payload(self.world, member), "guild_id": str(guild_id)}
+        self.gateway.dispatch("GUILD_MEMBER_UPDATE", data, guild_id=guild_id)
 
     def set_bot_permissions(self, guild_id: int, permissions: int, *, application: Application | None = None) -> None:
         """Replace the permissions of the bot's managed role (dispatches GUILD_ROLE_UPDATE)."""

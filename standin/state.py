@@ -7,7 +7,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 Json = dict[str, Any]
@@ -64,16 +64,21 @@ class Perm:
 
 
 class SnowflakeFactory:
-    """Generates realistic, strictly increasing Discord snowflakes (timestamp | worker | process | increment)."""
+    """Generates realistic, strictly increasing Discord snowflakes (timestamp | worker | process | increment).
 
-    def __init__(self, *, worker: int = 1, process: int = 0) -> None:
+    The timestamp comes from the stand-in's clock, so ids agree with `created_at` and a client's
+    `history(after=<time>)` sees the messages that time covers, even when the stand-in's clock is moved."""
+
+    def __init__(self, *, worker: int = 1, process: int = 0, clock: Callable[[], datetime] | None = None) -> None:
+        self._clock = clock
         self._worker = worker & 0x1F
         self._process = process & 0x1F
         self._last_ms = 0
         self._increment = 0
 
     def next(self) -> int:
-        ms = max(int(time.time() * 1000), self._last_ms)
+        now_ms = int(self._clock().timestamp() * 1000) if self._clock is not None else int(time.time() * 1000)
+        ms = max(now_ms, self._last_ms)
         if ms == self._last_ms:
             self._increment += 1
             if self._increment >= 4096:
@@ -325,8 +330,10 @@ class World:
     """All the state a Discord stand-in needs; pure data, no I/O (the server dispatches events)."""
 
     def __init__(self, *, clock: Callable[[], datetime] | None = None) -> None:
-        self.snowflakes = SnowflakeFactory()
-        self.clock: Callable[[], datetime] = clock or (lambda: datetime.now(UTC))
+        self._base_clock: Callable[[], datetime] = clock or (lambda: datetime.now(UTC))
+        # How far the stand-in's clock has been moved ahead of its base clock (`advance`).
+        self.clock_offset = timedelta(0)
+        self.snowflakes = SnowflakeFactory(clock=self.clock)
         self.users: dict[int, User] = {}
         self.apps: dict[int, Application] = {}
         self.tokens: dict[str, Application] = {}
@@ -336,6 +343,14 @@ class World:
         self.channel_messages: dict[int, list[MessageRecord]] = {}
         self.commands: dict[tuple[int, int | None], list[CommandRecord]] = {}
         self.sync_counts: Counter[tuple[int, int | None]] = Counter()
+
+    def clock(self) -> datetime:
+        """The stand-in's own time: its base clock (the system's unless given) plus what `advance` added."""
+        return self._base_clock() + self.clock_offset
+
+    def advance(self, delta: timedelta) -> None:
+        """Move the stand-in's clock forward, e.g. past the nonce window, without touching the bot's."""
+        self.clock_offset += delta
 
     # -- creation ------------------------------------------------------------------------------------
 

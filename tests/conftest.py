@@ -38,7 +38,12 @@ def clock() -> FrozenClock:
 
 
 POSTGRES_URL = os.environ.get("STUDYBOT_TEST_POSTGRES_URL", "")
-BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)] if POSTGRES_URL else ["sqlite"]
+# PostgreSQL runs are always collected; without a server they report as skipped (with the reason), so a run
+# without the variable shows what it did not check instead of silently having fewer tests.
+POSTGRES_MARKS = [pytest.mark.postgres]
+if not POSTGRES_URL:
+    POSTGRES_MARKS.append(pytest.mark.skip(reason="PostgreSQL not configured: set STUDYBOT_TEST_POSTGRES_URL"))
+BACKENDS = ["sqlite", pytest.param("postgres", marks=POSTGRES_MARKS)]
 
 
 @pytest.fixture(params=BACKENDS)

@@ -84,7 +84,6 @@ class Member:
     discord_user_id: int | None = None
     github: str = ""
     blog: str = ""
-    active: bool = True
     id: int = 0
 
 

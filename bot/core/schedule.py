@@ -35,10 +35,6 @@ class Session:
     moved: bool = False
     reason: str = ""
 
-    @property
-    def original_key(self) -> str:
-        return self.original_date.isoformat()
-
 
 def slot_start(rec: Recurrence, day: date) -> datetime:
     """The regular start of the slot on `day`, as an aware UTC datetime (DST handled by zoneinfo)."""

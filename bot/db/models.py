@@ -108,6 +108,7 @@ class Member(Base):
     role: Mapped[str] = mapped_column(String(16), default="member")
     github: Mapped[str] = mapped_column(String(500), default="")
     blog: Mapped[str] = mapped_column(String(500), default="")
+    # No rule reads it; kept because the column is part of the schema (NOT NULL, filled by this default).
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     joined_on: Mapped[date | None] = mapped_column(Date, nullable=True)
 

@@ -5,7 +5,7 @@ already delivered, so after a restart, a crash or a schedule change the bot must
 nothing but the schedule, the offsets, the set of deliveries already recorded and `now`, what is owed.
 Keeping that rule here makes it testable by simulating days of up- and downtime in microseconds.
 
-The rules (DESIGN §3):
+The rules:
 
 * A delivery is identified by ``(occurrence, kind)`` — the UTC start of the session as scheduled now and a
   kind such as ``"remind:1440"``. The database's UNIQUE (study, occurrence, kind) turns that key into a claim,

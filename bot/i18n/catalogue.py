@@ -62,7 +62,3 @@ def t(language: str, key: str, /, **params: Any) -> str:
     if text is None:
         return key
     return text.format_map(_SafeDict(params))
-
-
-def has(key: str) -> bool:
-    return key in load(DEFAULT_LANGUAGE)

@@ -28,10 +28,6 @@ def render_done(lang: str, key: str, **params: Any) -> Reply:
     return Reply(content="✅ " + t(lang, key, **safe), ephemeral=True)
 
 
-def render_error(lang: str, key: str, params: dict[str, Any]) -> Reply:
-    return Reply(content="⚠️ " + t(lang, key, **params), ephemeral=True)
-
-
 def render_settings(snap: StudySnapshot, lang: str, *, changed: bool) -> Reply:
     rec = snap.recurrence
     none = t(lang, "settings.unset")

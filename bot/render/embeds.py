@@ -22,7 +22,6 @@ ELLIPSIS = "…"
 
 COLOR_DEFAULT = 0xEE4C2C  # PyTorch orange
 COLOR_WARNING = 0xF0B232
-COLOR_ERROR = 0xDA373C
 
 
 @dataclass(slots=True)

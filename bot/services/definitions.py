@@ -205,7 +205,7 @@ class DefinitionService(Service):
         for member in definition.members:
             found = existing.get(member.name)
             if found is None:
-                row = db.Member(study_id=study.id, name=member.name, active=True)
+                row = db.Member(study_id=study.id, name=member.name)
                 session.add(row)
             else:
                 row = found

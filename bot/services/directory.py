@@ -97,7 +97,6 @@ def build_snapshot(
                 discord_user_id=m.discord_user_id,
                 github=m.github,
                 blog=m.blog,
-                active=m.active,
                 id=m.id,
             )
             for m in members

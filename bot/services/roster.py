@@ -54,7 +54,6 @@ class RosterService(Service):
                 role=member_role.value,
                 github=github_url,
                 blog=blog_url,
-                active=True,
                 joined_on=self.clock.now().date(),
             )
             session.add(member)

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import date, time, timedelta
 from typing import Any
 
-from bot.core.validation import check_date_range, clean_text, clean_url, format_offset
+from bot.core.validation import check_date_range, clean_text, clean_url
 from bot.db import models as db
 from bot.db.repositories import SessionChangeRepository
 from bot.errors import UserError
@@ -131,7 +131,3 @@ class SettingsService(Service):
                 before={"paused": not paused},
                 after={"paused": paused},
             )
-
-
-def describe_offsets(offsets: tuple[timedelta, ...]) -> str:
-    return ", ".join(format_offset(o) for o in offsets)

@@ -41,3 +41,17 @@ async def running(tmp_path: Path, standin: StandIn, clock: ShiftedClock) -> Asyn
         yield offline
     finally:
         await offline.stop()
+
+
+@pytest.fixture
+async def running_on_each_database(
+    tmp_path: Path, standin: StandIn, clock: ShiftedClock, db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[OfflineBot]:
+    """`running`, once on SQLite and once on PostgreSQL (a fresh database; reported as skipped when
+    STUDYBOT_TEST_POSTGRES_URL is not set) — pointed there the way an operator would, by the environment."""
+    monkeypatch.setenv("STUDYBOT_DATABASE_URL", db_url)
+    offline = await start_offline(tmp_path, standin=standin, clock=clock, backoff_base=0.05)
+    try:
+        yield offline
+    finally:
+        await offline.stop()

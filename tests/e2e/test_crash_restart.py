@@ -103,6 +103,18 @@ async def ledger(config_dir: Path) -> list[db.Delivery]:
         await runtime.close()
 
 
+async def wait_for_status(config_dir: Path, status: str, *, timeout: float) -> list[db.Delivery]:  # noqa: ASYNC109
+    """Poll the other process's ledger until every row has `status`; returns the rows."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        rows = await ledger(config_dir)
+        if rows and all(r.status == status for r in rows):
+            return rows
+        if asyncio.get_running_loop().time() > deadline:
+            raise TimeoutError(f"ledger rows did not reach {status!r}: {[(r.kind, r.status) for r in rows]}")
+        await asyncio.sleep(0.1)
+
+
 @pytest.mark.parametrize("posted_before_crash", [False, True], ids=["crash-before-send", "crash-before-mark"])
 async def test_killed_mid_delivery_then_restarted_delivers_once(
     tmp_path: Path, standin: StandIn, posted_before_crash: bool
@@ -126,15 +138,12 @@ async def test_killed_mid_delivery_then_restarted_delivers_once(
     second = await spawn(config)
     try:
         await standin.wait_until(lambda: len(standin.messages(world.channel_id)) == 1, timeout=30)
-        for _ in range(60):
-            rows = await ledger(tmp_path)
-            if rows[0].status == "sent":
-                break
-            await asyncio.sleep(0.25)
-        [row] = await ledger(tmp_path)
-        assert row.status == "sent"
+        [row] = await wait_for_status(tmp_path, "sent", timeout=30)
         assert row.message_id == standin.messages(world.channel_id)[0].id
-        await asyncio.sleep(1.0)
+        # A later answer from the restarted bot: it is up and its resume is behind it; still one message.
+        await standin.wait_for_session(timeout=30)
+        status = await standin.invoke("admin reminders status", {}, user_id=world.admin_user_id, locale="en-US")
+        await status.wait_reply(timeout=15)
         assert len(standin.messages(world.channel_id)) == 1
         assert "늦은 알림" in standin.messages(world.channel_id)[0].content
     finally:

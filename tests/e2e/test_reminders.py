@@ -3,7 +3,6 @@ restarts, pinging the configured role only; cancellations become one notice; eve
 
 from __future__ import annotations
 
-import asyncio
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -30,6 +29,22 @@ async def deliveries(offline: OfflineBot) -> list[db.Delivery]:
         return list((await session.execute(select(db.Delivery).order_by(db.Delivery.id))).scalars())
 
 
+async def settled_until(offline: OfflineBot, next_due: datetime) -> None:
+    """Wait for the positive signal that the runner is done with everything due so far: its queue is empty
+    and the study's next wake-up is armed for `next_due` (so nothing before it is left to send)."""
+    runner = offline.bot.reminders
+    clock = offline.runtime.clock
+    assert isinstance(clock, ShiftedClock)
+    study_id = offline.runtime.directory.all()[0].id
+
+    def armed_for_next() -> bool:
+        wake = runner.next_wakeup(study_id)
+        return wake is not None and abs((wake + clock.offset - next_due).total_seconds()) < 1
+
+    await offline.standin.wait_until(armed_for_next, timeout=10, what=f"next wake-up at {next_due}")
+    await runner.drain()
+
+
 async def test_reminder_posted_once_on_time_pinging_only_the_role(tmp_path: Path, standin: StandIn) -> None:
     world = standin.defaults
     assert world is not None
@@ -45,7 +60,7 @@ async def test_reminder_posted_once_on_time_pinging_only_the_role(tmp_path: Path
         assert f"<t:{int(WEEK1.timestamp())}:F>" in embed["description"]
         assert "https://app.gather.town/" in embed["description"]
         assert "quickstart_tutorial.html" in embed["fields"][0]["value"]
-        await asyncio.sleep(0.5)
+        await settled_until(offline, WEEK1 - timedelta(hours=1))
         assert len(standin.messages(world.channel_id)) == 1
         [row] = await deliveries(offline)
         assert (row.status, row.kind, row.message_id) == ("sent", "remind:1440", message.id)
@@ -232,8 +247,8 @@ async def test_restart_after_send_sends_nothing_again(tmp_path: Path, standin: S
     await offline.runtime.close()
     again = await start_bot(offline.config_path, standin=standin, clock=clock)
     try:
-        await asyncio.sleep(1.0)
-        await again.bot.reminders.drain()
+        await settled_until(again, WEEK1 - timedelta(hours=1))
         assert len(standin.messages(world.channel_id)) == 1
+        assert [(r.kind, r.status) for r in await deliveries(again)] == [("remind:1440", "sent")]
     finally:
         await again.stop()

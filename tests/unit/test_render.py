@@ -23,8 +23,8 @@ from bot.db.models import AuditEntry, Delivery
 from bot.delivery.messages import render_cancel_notice, render_reminder, render_status
 from bot.delivery.plan import CANCEL_NOTICE, PlannedDelivery, kind_for_offset, plan_deliveries
 from bot.exts._glue import allowed_mentions_for
-from bot.render.admin import render_audit, render_done, render_error, render_settings
-from bot.render.embeds import EmbedField, EmbedSpec, Reply, fit, join_lines
+from bot.render.admin import render_audit, render_done, render_settings
+from bot.render.embeds import CONTENT_MAX, EmbedField, EmbedSpec, Reply, fit, join_lines
 from bot.render.study import (
     render_materials,
     render_next,
@@ -120,7 +120,7 @@ def cancelled(day: date, reason: str = "") -> SessionChange:
 
 def assert_within_limits(reply: Reply) -> None:
     """Everything Discord would refuse with a 400: per-part limits, 25 fields, and 6,000 per message."""
-    assert len(reply.content) <= 2000, f"content is {len(reply.content)} characters"
+    assert len(reply.content) <= CONTENT_MAX, f"content is {len(reply.content)} characters"
     assert len(reply.embeds) <= 10
     message_total = 0
     for embed in reply.embeds:
@@ -660,7 +660,6 @@ def _admin_replies(snap: StudySnapshot, lang: str, now: datetime) -> dict[str, R
         "audit": render_audit(entries, lang),
         # The services refuse titles over 200 characters before anything is rendered.
         "done": render_done(lang, "curriculum.material_added", title="_" * 200, item=200, week=100),
-        "error": render_error(lang, "error.text_too_long", {"field": "title", "length": 5000, "limit": 200}),
     }
 
 
