@@ -197,6 +197,10 @@ class EventSync:
                 actions.create.append(spec)
                 continue
             await self._remember(snap.id, spec, event_id)
+        if actions.create:
+            # discord.py retries a create answered with a 5xx, and the failed attempt may have created the
+            # event all the same: the next sync lists the guild's events again to delete any such double.
+            self._reconciled.discard(snap.id)
         for spec in actions.create:
             await self.gate.wait()
             data = await http.create_guild_scheduled_event(snap.guild_id, **self._payload(spec))

@@ -95,3 +95,22 @@ async def test_restart_deletes_duplicates_and_replaces_vanished_events(
         assert int(second["id"]) not in guild.scheduled_events
     finally:
         await restarted.stop()
+
+
+async def test_a_create_retried_after_a_lost_answer_is_not_left_doubled(
+    tmp_path: Path, standin: StandIn, clock: ShiftedClock
+) -> None:
+    # Discord creates the event but answers 500; discord.py retries the POST, which creates it again.
+    world = standin.defaults
+    assert world is not None
+    guild = standin.world.guilds[world.guild_id]
+    standin.faults.server_error("POST", r"^/guilds/\d+/scheduled-events$", count=1, after_handling=True)
+    offline = await start_offline(tmp_path, standin=standin, clock=clock)
+    try:
+        await standin.wait_until(lambda: len(guild.scheduled_events) == 5, timeout=15, what="four events + a double")
+        await offline.bot.events.sync_all()  # the next sync lists the events and deletes the double
+        days = by_date(list(guild.scheduled_events.values()))
+        assert len(guild.scheduled_events) == 4
+        assert all(len(events) == 1 for events in days.values())
+    finally:
+        await offline.stop()
