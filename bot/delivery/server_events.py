@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Mapping
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -84,15 +85,29 @@ def event_location(snap: StudySnapshot) -> str:
 LIVE_STATUSES = (1, 2)  # SCHEDULED, ACTIVE: the only events that can still be edited or deleted
 
 
-def own_event(data: dict[str, Any], *, public_id: str, bot_id: int | None) -> FoundEvent | None:
+def own_event(
+    data: dict[str, Any], *, public_id: str, bot_id: int | None, unmarked: Mapping[datetime, date] | None = None
+) -> FoundEvent | None:
     """`data` (an event as Discord lists it) as one of this study's events, or None if it is not one.
 
     Ours means: created by this bot, and its description ends in this study's marker. The creator check
-    keeps the bot from adopting or deleting an event a member made by copying a description."""
+    keeps the bot from adopting or deleting an event a member made by copying a description. Events that
+    versions before the marker created carry none: such an event of this bot counts as the event of the
+    session whose start it has (`unmarked`: start → original date), so the doubles they left are cleaned
+    up too. An event with another study's marker (another deployment using the same bot) is never ours."""
     if bot_id is None or str(data.get("creator_id")) != str(bot_id):
         return None
     marker = read_marker(data.get("description"))
-    if marker is None or marker[0] != public_id:
+    if marker is None:
+        try:
+            start = datetime.fromisoformat(str(data.get("scheduled_start_time"))).astimezone(UTC)
+        except ValueError:
+            return None
+        day = (unmarked or {}).get(start)
+        if day is None:
+            return None
+        marker = (public_id, day)
+    if marker[0] != public_id:
         return None
     try:
         spec = EventSpec(
@@ -214,10 +229,11 @@ class EventSync:
         raw: Any = await self.bot.http.get_scheduled_events(snap.guild_id, False)
         listed: list[dict[str, Any]] = list(raw)
         bot_id = self.bot.user.id if self.bot.user else None
+        starts = {spec.start.astimezone(UTC): spec.original_date for spec in desired}
         live = [e for e in listed if int(e.get("status", 1)) in LIVE_STATUSES]
         found = [
             event
-            for event in (own_event(e, public_id=snap.public_id, bot_id=bot_id) for e in live)
+            for event in (own_event(e, public_id=snap.public_id, bot_id=bot_id, unmarked=starts) for e in live)
             if event is not None
         ]
         result = reconcile(

@@ -72,10 +72,14 @@ async def test_restart_deletes_duplicates_and_replaces_vanished_events(
     await offline.stop()
 
     first, second, *_ = sorted(guild.scheduled_events.values(), key=lambda e: e["scheduled_start_time"])
-    # While the bot was down: the first event exists twice (as after a crash between create and record in
-    # an older version), and the second was deleted by hand.
+    # While the bot was down: the first event exists three times — a copy with the marker (a crash between
+    # create and record) and one without (left by a version that wrote no marker) — and the second was
+    # deleted by hand.
     copy_id = standin.world.snowflakes.next()
     guild.scheduled_events[copy_id] = {**first, "id": str(copy_id)}
+    unmarked_id = standin.world.snowflakes.next()
+    legacy_description = str(first["description"]).rsplit("\n", 1)[0]
+    guild.scheduled_events[unmarked_id] = {**first, "id": str(unmarked_id), "description": legacy_description}
     del guild.scheduled_events[int(second["id"])]
     gone_day = next(iter(by_date([second])))
 
@@ -83,15 +87,17 @@ async def test_restart_deletes_duplicates_and_replaces_vanished_events(
     try:
 
         def settled() -> bool:
+            if len(guild.scheduled_events) != 4 or unmarked_id in guild.scheduled_events:
+                return False
             days = by_date(list(guild.scheduled_events.values()))
-            return len(guild.scheduled_events) == 4 and len(days) == 4 and gone_day in days
+            return len(days) == 4 and gone_day in days
 
         await standin.wait_until(settled, timeout=15, what="one event per session")
         await restarted.bot.events.sync_all()
         days = by_date(list(guild.scheduled_events.values()))
         assert all(len(events) == 1 for events in days.values())
         assert int(first["id"]) in guild.scheduled_events  # the recorded one stays, its copy is deleted
-        assert copy_id not in guild.scheduled_events
+        assert copy_id not in guild.scheduled_events and unmarked_id not in guild.scheduled_events
         assert int(second["id"]) not in guild.scheduled_events
     finally:
         await restarted.stop()

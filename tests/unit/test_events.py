@@ -31,6 +31,7 @@ from bot.delivery.event_plan import (
     reconcile,
     truncate,
 )
+from bot.delivery.server_events import own_event
 
 SEOUL = ZoneInfo("Asia/Seoul")
 REC = Recurrence(3, time(9, 0), timedelta(minutes=60), "Asia/Seoul", date(2025, 3, 6))
@@ -380,3 +381,45 @@ def test_orphan_of_a_session_no_longer_wanted_is_adopted_then_deleted_by_the_dif
     result = reconcile({}, [FoundEvent(400, D3, "p3")], listed_ids={400}, desired={})
     assert result.links == {D3: (400, "p3")}
     assert diff_events([], result.links).delete == [400]
+
+
+# ---- recognising the bot's own events in the guild's list -------------------------------------------------
+
+BOT_ID = 555
+
+
+def listed_event(**overrides: object) -> dict[str, object]:
+    spec = plan(build_schedule(REC, [], 1), marker_for=lambda s: event_marker("abc123", s.original_date))[0]
+    event: dict[str, object] = {
+        "id": "900",
+        "creator_id": str(BOT_ID),
+        "name": spec.name,
+        "description": spec.description,
+        "entity_metadata": {"location": spec.location},
+        "scheduled_start_time": spec.start.isoformat(),
+        "scheduled_end_time": spec.end.isoformat(),
+    }
+    return {**event, **overrides}
+
+
+def test_own_event_is_recognised_by_creator_and_marker_with_its_fingerprint() -> None:
+    spec = plan(build_schedule(REC, [], 1), marker_for=lambda s: event_marker("abc123", s.original_date))[0]
+    found = own_event(listed_event(), public_id="abc123", bot_id=BOT_ID)
+    assert found == FoundEvent(900, D1, fingerprint(spec))
+
+
+def test_events_of_members_and_of_other_studies_are_not_ours() -> None:
+    assert own_event(listed_event(creator_id="1"), public_id="abc123", bot_id=BOT_ID) is None
+    assert own_event(listed_event(), public_id="other", bot_id=BOT_ID) is None
+    assert own_event(listed_event(), public_id="abc123", bot_id=None) is None
+
+
+def test_unmarked_event_of_the_bot_counts_only_at_a_desired_start() -> None:
+    unmarked = listed_event(description="old description without a marker")
+    start = datetime(2025, 3, 6, 0, 0, tzinfo=UTC)
+    assert own_event(unmarked, public_id="abc123", bot_id=BOT_ID) is None
+    found = own_event(unmarked, public_id="abc123", bot_id=BOT_ID, unmarked={start: D1})
+    assert found is not None and found.original_date == D1
+    elsewhere = {start + timedelta(hours=1): D1}
+    assert own_event(unmarked, public_id="abc123", bot_id=BOT_ID, unmarked=elsewhere) is None
+    assert own_event(unmarked, public_id="abc123", bot_id=1, unmarked={start: D1}) is None
