@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import math
 import re
@@ -20,7 +21,7 @@ class FaultRule:
 
     method: str
     pattern: re.Pattern[str]
-    kind: str  # "429", "5xx", "403"
+    kind: str  # "429", "5xx", "403", "hold"
     remaining: int | None  # None: until cleared
     status: int = 429
     retry_after: float = 0.05
@@ -28,6 +29,12 @@ class FaultRule:
     after_handling: bool = False  # 5xx only: run the handler, then answer the error (the write happened)
     via: bool = True  # 429 only: without a Via header discord.py takes the 429 for a Cloudflare ban
     hits: int = 0
+    held: int = 0  # "hold" only: requests handled whose answer is being held back
+    released: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def release(self) -> None:
+        """Let held answers go (to a client that is usually gone by then)."""
+        self.released.set()
 
     def matches(self, method: str, path: str) -> bool:
         if self.remaining is not None and self.remaining <= 0:
@@ -122,7 +129,17 @@ class Faults:
         """Matching requests get 403 Missing Permissions (50013), until cleared by default."""
         return self._add(FaultRule(method.upper(), re.compile(path), "403", count, 403))
 
+    def hold(self, method: str, path: str, *, count: int | None = 1) -> FaultRule:
+        """The next `count` matching requests take effect, but their answer is held back until `release()`.
+
+        This is the kill point "the call reached Discord, the client never heard back": kill the client while
+        `held` is non-zero."""
+        return self._add(FaultRule(method.upper(), re.compile(path), "hold", count, 200, after_handling=True))
+
     def clear(self) -> None:
+        """Forget every rule (held answers are let go)."""
+        for rule in self.rules:
+            rule.release()
         self.rules.clear()
 
     def set_global_limit(self, per_second: int | None = 50) -> None:

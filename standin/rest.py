@@ -174,7 +174,11 @@ class RestApi:
             ctx = Ctx(request, method, path, params, dict(request.query), app, body, files, None)
             ctx.reason = request.headers.get("X-Audit-Log-Reason")
             reply = await route.handler(ctx)
-            if after is not None:
+            if after is not None and after.kind == "hold":
+                after.held += 1
+                self._on_change()
+                await after.released.wait()
+            elif after is not None:
                 raise ApiError(after.status, 0, f"{after.status}: Internal Server Error (injected, after handling)")
             reply.headers.update(headers)
             return reply.status, json_response(reply.status, reply.body, reply.headers)

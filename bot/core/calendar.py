@@ -2,13 +2,18 @@
 
 Why these choices:
 
-* One VEVENT per slot with a UID made of the study id and the slot's *original* date, so re-importing or
-  refreshing a subscription updates the same event after a move instead of adding a duplicate.
+* One VEVENT per slot with a UID made of the study's public id and the slot's *original* date, so
+  re-importing or refreshing a subscription updates the same event after a move instead of adding a
+  duplicate. The public id is random per study (not the database row id, which is the same in every
+  deployment), so two servers running the same study definition never share a UID (RFC 5545 §3.8.4.7).
 * Cancelled slots stay in the feed with STATUS:CANCELLED: a client that already has the event marks or
   removes it; dropping the VEVENT would leave the stale event in people's calendars.
 * Times are written in the study's timezone with a TZID and a generated VTIMEZONE, so a weekly 09:00
   session stays at 09:00 local across DST changes in every client, including those without a tz database.
-* DTSTAMP is the injected `now`; nothing here reads a clock.
+* SEQUENCE and DTSTAMP come from the caller's revision counters, never from a clock: SEQUENCE must grow
+  with every significant change of an event (§3.8.7.4) — a minute-resolution timestamp does not when two
+  changes share a minute — and DTSTAMP, in a feed without METHOD, is when the event was last revised
+  (§3.8.7.2), so exporting an unchanged study twice gives the same bytes.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from zoneinfo import ZoneInfo
 
 from icalendar import Calendar, Event, vDuration
 
+from bot.core.model import SessionChange
 from bot.core.schedule import Session
 
 PRODID = "-//studybot//studybot//EN"
@@ -30,9 +36,29 @@ REFRESH_INTERVAL = timedelta(hours=6)
 _TZ_MARGIN = timedelta(days=366)
 
 
-def uid_for(study_id: int, session: Session) -> str:
-    """The stable UID of a slot's event: same study and original date → same event in every client."""
-    return f"study-{study_id}-{session.original_date:%Y%m%d}@studybot"
+def uid_for(calendar_id: str, session: Session) -> str:
+    """The stable UID of a slot's event: same study and original date → same event in every client.
+
+    `calendar_id` is the study's random public id: unique across deployments, stable for the study's life."""
+    if not calendar_id:
+        raise ValueError("calendar_id must not be empty")
+    return f"{calendar_id}-{session.original_date:%Y%m%d}@studybot"
+
+
+def event_sequence(*, study_revision: int, change: SessionChange | None) -> int:
+    """The SEQUENCE of a slot's event: the study's revision plus the slot's own revision.
+
+    Why both: the slot's revision (0 while the slot was never changed) is raised by every cancel, move and
+    restore of that slot, but an edit of the study itself — a new start time, duration or timezone, an
+    import — moves every slot without touching their rows; the study's revision is raised by every edit,
+    those included. Both counters only ever grow (a restore keeps the slot's row), so their sum only grows,
+    and it grows with every change that can alter an event's time or status. It also grows with edits that
+    alter nothing in the feed (a roster change); RFC 5545 allows raising SEQUENCE for any change, and it
+    makes clients that compare SEQUENCE alone pick up renumbered weeks after a cancellation.
+    """
+    if study_revision < 0:
+        raise ValueError("study_revision must not be negative")
+    return study_revision + (max(change.revision, 0) if change is not None else 0)
 
 
 def default_summary(session: Session, study_name: str, week_titles: Mapping[int, str]) -> str:
@@ -45,7 +71,7 @@ def default_summary(session: Session, study_name: str, week_titles: Mapping[int,
 
 def build_calendar(
     *,
-    study_id: int,
+    calendar_id: str,
     study_name: str,
     timezone: str,
     schedule: Sequence[Session],
@@ -54,20 +80,21 @@ def build_calendar(
     location_url: str,
     description_for: Callable[[Session], str] | None = None,
     summary_for: Callable[[Session], str] | None = None,
-    sequence: int | None = None,
-    now: datetime,
+    sequence_for: Callable[[Session], int] | None = None,
+    revised_at: datetime,
 ) -> bytes:
     """The whole feed as bytes (UTF-8, CRLF line endings, folded lines), ready to serve as text/calendar.
 
     `summary_for` and `description_for` let the caller render localised text; without them the summary is
-    "Week N · topic" and the description is the change reason and the location URL. `sequence`, when
-    given, is every event's SEQUENCE: pass something that only grows (e.g. minutes since the epoch of the
-    study's last change) so clients apply every change, a restore after a cancellation included.
+    "Week N · topic" and the description is the change reason and the location URL. `sequence_for` gives
+    each event's SEQUENCE (default 0): it must never go down for a slot and must go up with every change
+    of its time or status, so clients apply every change, a restore after a cancellation included.
+    `revised_at` (aware) is when the feed's content last changed: every event's DTSTAMP.
     """
-    if now.tzinfo is None or now.utcoffset() is None:
-        raise ValueError("now must be timezone-aware")
+    if revised_at.tzinfo is None or revised_at.utcoffset() is None:
+        raise ValueError("revised_at must be timezone-aware")
     zone = ZoneInfo(timezone)
-    stamp = now.astimezone(UTC)
+    stamp = revised_at.astimezone(UTC).replace(microsecond=0)
 
     calendar = Calendar()
     calendar.add("prodid", PRODID)
@@ -80,7 +107,7 @@ def build_calendar(
 
     for session in schedule:
         event = Event()
-        event.add("uid", uid_for(study_id, session))
+        event.add("uid", uid_for(calendar_id, session))
         event.add("dtstamp", stamp)
         event.add("dtstart", session.start.astimezone(zone))
         event.add("dtend", session.end.astimezone(zone))
@@ -94,7 +121,10 @@ def build_calendar(
         if description:
             event.add("description", description)
         event.add("status", "CANCELLED" if session.cancelled else "CONFIRMED")
-        event.add("sequence", sequence if sequence is not None else (1 if session.cancelled or session.moved else 0))
+        sequence = sequence_for(session) if sequence_for else 0
+        if sequence < 0:
+            raise ValueError("SEQUENCE must not be negative")
+        event.add("sequence", sequence)
         calendar.add_component(event)
 
     if schedule:

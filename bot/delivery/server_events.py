@@ -3,13 +3,20 @@
 discord.py 2.7 cannot set a recurrence rule, so each upcoming session is its own event; the
 `scheduled_event` table remembers which Discord event stands for which session and what was last sent,
 so only real changes cause API calls. Missing Manage Events is reported to admins, never raised.
+
+Crash safety: an event is created on Discord first and recorded here second. Each event's description
+ends in a marker line (study public id + session date), and before creating anything — and once per
+study after every start — the guild's event list is read and the bot's own events are adopted or, when
+duplicated, deleted (`event_plan.reconcile`). A kill between "created" and "recorded" therefore never
+leads to a second event for the same session.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import UTC
+from collections.abc import Mapping
+from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
@@ -22,7 +29,17 @@ from bot.core.model import StudySnapshot
 from bot.core.schedule import Session, build_schedule
 from bot.db.models import ScheduledEventLink
 from bot.db.repositories import EventLinkRepository
-from bot.delivery.event_plan import EventSpec, diff_events, fingerprint, ongoing_dates, plan_events
+from bot.delivery.event_plan import (
+    EventSpec,
+    FoundEvent,
+    diff_events,
+    event_marker,
+    fingerprint,
+    ongoing_dates,
+    plan_events,
+    read_marker,
+    reconcile,
+)
 from bot.delivery.pacing import RateGate
 from bot.i18n import t
 from bot.services.directory import StudyDirectory
@@ -46,17 +63,64 @@ def event_name(snap: StudySnapshot, session: Session) -> str:
     return t(snap.locale, "events.name", week=session.week, topic=topic)
 
 
-def event_description(snap: StudySnapshot, session: Session) -> str:
+def event_description(snap: StudySnapshot, session: Session) -> list[str]:
+    """The description's lines: a header, then one line per material (each ends in its link)."""
     week = snap.week(session.week or 0)
     lines = [t(snap.locale, "events.description", study=snap.name)]
     if week:
         lines += [f"• {m.title_for(snap.locale)}: {m.url}" for m in week.materials]
-    return "\n".join(lines)
+    return lines
+
+
+def event_more(snap: StudySnapshot, session: Session, count: int) -> str:
+    """The line that replaces material lines that do not fit: how many, and where to find them."""
+    return t(snap.locale, "events.more", count=count, week=session.week or "")
 
 
 def event_location(snap: StudySnapshot) -> str:
     url = snap.place.url
     return url if url and len(url) <= 100 else snap.place.name
+
+
+LIVE_STATUSES = (1, 2)  # SCHEDULED, ACTIVE: the only events that can still be edited or deleted
+
+
+def own_event(
+    data: dict[str, Any], *, public_id: str, bot_id: int | None, unmarked: Mapping[datetime, date] | None = None
+) -> FoundEvent | None:
+    """`data` (an event as Discord lists it) as one of this study's events, or None if it is not one.
+
+    Ours means: created by this bot, and its description ends in this study's marker. The creator check
+    keeps the bot from adopting or deleting an event a member made by copying a description. Events that
+    versions before the marker created carry none: such an event of this bot counts as the event of the
+    session whose start it has (`unmarked`: start → original date), so the doubles they left are cleaned
+    up too. An event with another study's marker (another deployment using the same bot) is never ours."""
+    if bot_id is None or str(data.get("creator_id")) != str(bot_id):
+        return None
+    marker = read_marker(data.get("description"))
+    if marker is None:
+        try:
+            start = datetime.fromisoformat(str(data.get("scheduled_start_time"))).astimezone(UTC)
+        except ValueError:
+            return None
+        day = (unmarked or {}).get(start)
+        if day is None:
+            return None
+        marker = (public_id, day)
+    if marker[0] != public_id:
+        return None
+    try:
+        spec = EventSpec(
+            original_date=marker[1],
+            name=str(data.get("name") or ""),
+            description=str(data.get("description") or ""),
+            location=str((data.get("entity_metadata") or {}).get("location") or ""),
+            start=datetime.fromisoformat(str(data["scheduled_start_time"])).astimezone(UTC),
+            end=datetime.fromisoformat(str(data["scheduled_end_time"])).astimezone(UTC),
+        )
+    except (KeyError, ValueError):
+        return FoundEvent(event_id=int(data["id"]), original_date=marker[1], fingerprint="")
+    return FoundEvent(event_id=int(data["id"]), original_date=marker[1], fingerprint=fingerprint(spec))
 
 
 class EventSync:
@@ -75,6 +139,7 @@ class EventSync:
         self.clock = clock
         self.reminders = reminders
         self._locks: dict[int, asyncio.Lock] = {}
+        self._reconciled: set[int] = set()  # studies whose links were checked against Discord since start
         self.gate = RateGate(EVENTS_PER_SECOND)
 
     async def on_study_changed(self, study_id: int, timing: bool) -> None:
@@ -96,6 +161,8 @@ class EventSync:
             count=EVENTS_AHEAD,
             name_for=lambda s: event_name(snap, s),
             description_for=lambda s: event_description(snap, s),
+            more_for=lambda s, count: event_more(snap, s, count),
+            marker_for=lambda s: event_marker(snap.public_id, s.original_date),
             location=event_location(snap),
         )
 
@@ -119,14 +186,15 @@ class EventSync:
     async def _sync(self, snap: StudySnapshot) -> None:
         async with self.sessionmaker() as session:
             links = {
-                link.original_date: link for link in await EventLinkRepository.for_study(session, study_id=snap.id)
+                link.original_date: (link.discord_event_id, link.fingerprint)
+                for link in await EventLinkRepository.for_study(session, study_id=snap.id)
             }
         schedule = build_schedule(snap.recurrence, snap.changes, snap.week_count)
-        actions = diff_events(
-            self.desired(snap),
-            {day: (link.discord_event_id, link.fingerprint) for day, link in links.items()},
-            keep=ongoing_dates(schedule, now=self.clock.now()),
-        )
+        desired = self.desired(snap)
+        if snap.id not in self._reconciled or any(spec.original_date not in links for spec in desired):
+            links = await self._reconcile(snap, links, desired)
+            self._reconciled.add(snap.id)
+        actions = diff_events(desired, links, keep=ongoing_dates(schedule, now=self.clock.now()))
         http = self.bot.http
         for event_id in actions.delete:
             try:
@@ -144,10 +212,49 @@ class EventSync:
                 actions.create.append(spec)
                 continue
             await self._remember(snap.id, spec, event_id)
+        if actions.create:
+            # discord.py retries a create answered with a 5xx, and the failed attempt may have created the
+            # event all the same: the next sync lists the guild's events again to delete any such double.
+            self._reconciled.discard(snap.id)
         for spec in actions.create:
             await self.gate.wait()
             data = await http.create_guild_scheduled_event(snap.guild_id, **self._payload(spec))
             await self._remember(snap.id, spec, int(data["id"]))
+
+    async def _reconcile(
+        self, snap: StudySnapshot, links: dict[date, tuple[int, str]], desired: list[EventSpec]
+    ) -> dict[date, tuple[int, str]]:
+        """Check the recorded links against the guild's events; adopt or delete the bot's unrecorded ones."""
+        await self.gate.wait()
+        raw: Any = await self.bot.http.get_scheduled_events(snap.guild_id, False)
+        listed: list[dict[str, Any]] = list(raw)
+        bot_id = self.bot.user.id if self.bot.user else None
+        starts = {spec.start.astimezone(UTC): spec.original_date for spec in desired}
+        live = [e for e in listed if int(e.get("status", 1)) in LIVE_STATUSES]
+        found = [
+            event
+            for event in (own_event(e, public_id=snap.public_id, bot_id=bot_id, unmarked=starts) for e in live)
+            if event is not None
+        ]
+        result = reconcile(
+            links,
+            found,
+            listed_ids={int(e["id"]) for e in live},
+            desired={spec.original_date: fingerprint(spec) for spec in desired},
+        )
+        for event_id in result.delete:
+            log.info("study %s: deleting duplicate server event %s", snap.id, event_id)
+            try:
+                await self.gate.wait()
+                await self.bot.http.delete_scheduled_event(snap.guild_id, event_id)
+            except discord.NotFound:
+                pass
+        for event_id in result.forget:
+            await self._forget(snap.id, event_id)
+        for day, event_id, printed in result.adopt:
+            log.info("study %s: adopting server event %s for %s", snap.id, event_id, day)
+            await self._record(snap.id, day, event_id, printed)
+        return result.links
 
     @staticmethod
     def _payload(spec: EventSpec) -> dict[str, Any]:
@@ -162,19 +269,17 @@ class EventSync:
         }
 
     async def _remember(self, study_id: int, spec: EventSpec, event_id: int) -> None:
+        await self._record(study_id, spec.original_date, event_id, fingerprint(spec))
+
+    async def _record(self, study_id: int, day: date, event_id: int, printed: str) -> None:
         async with self.sessionmaker() as session, session.begin():
             await session.execute(
                 delete(ScheduledEventLink).where(
-                    ScheduledEventLink.study_id == study_id, ScheduledEventLink.original_date == spec.original_date
+                    ScheduledEventLink.study_id == study_id, ScheduledEventLink.original_date == day
                 )
             )
             session.add(
-                ScheduledEventLink(
-                    study_id=study_id,
-                    original_date=spec.original_date,
-                    discord_event_id=event_id,
-                    fingerprint=fingerprint(spec),
-                )
+                ScheduledEventLink(study_id=study_id, original_date=day, discord_event_id=event_id, fingerprint=printed)
             )
 
     async def _forget(self, study_id: int, event_id: int) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from bot.core.calendar import build_calendar
+from bot.core.calendar import build_calendar, event_sequence
 from bot.core.model import StudySnapshot
 from bot.core.schedule import Session, build_schedule
 from bot.i18n import t
@@ -14,8 +14,19 @@ def calendar_file_name(snap: StudySnapshot) -> str:
     return f"study-{snap.guild_id}.ics"
 
 
+def last_revision(snap: StudySnapshot, *, now: datetime) -> datetime:
+    """When anything in the study (and so possibly in its feed) last changed: the feed's DTSTAMP.
+
+    Every edit stamps the study, session changes included; the changes' own stamps only matter for rows
+    written before the study carried one. `now` is the last resort for a study never stamped at all."""
+    stamps = [s for s in (snap.updated_at, *(c.updated_at for c in snap.changes)) if s is not None]
+    return max(stamps, default=snap.created_at or now)
+
+
 def study_calendar(snap: StudySnapshot, *, now: datetime, lang: str | None = None) -> bytes:
+    """The feed of `snap`; `now` is used only when the study carries no revision time at all."""
     language = lang or snap.locale
+    changes = {c.original_date: c for c in snap.changes}
     schedule = build_schedule(snap.recurrence, snap.changes, snap.week_count)
 
     def summary(session: Session) -> str:
@@ -36,7 +47,7 @@ def study_calendar(snap: StudySnapshot, *, now: datetime, lang: str | None = Non
         return "\n".join(lines)
 
     return build_calendar(
-        study_id=snap.id,
+        calendar_id=snap.public_id,
         study_name=snap.name,
         timezone=snap.recurrence.timezone,
         schedule=schedule,
@@ -45,7 +56,6 @@ def study_calendar(snap: StudySnapshot, *, now: datetime, lang: str | None = Non
         location_url=snap.place.url,
         description_for=description,
         summary_for=summary,
-        # Grows with every change of the study, so calendar apps apply moves, cancellations and restores.
-        sequence=int(snap.updated_at.timestamp() // 60) if snap.updated_at else None,
-        now=now,
+        sequence_for=lambda s: event_sequence(study_revision=snap.revision, change=changes.get(s.original_date)),
+        revised_at=last_revision(snap, now=now),
     )

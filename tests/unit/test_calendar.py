@@ -8,9 +8,11 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from icalendar import Calendar
 
-from bot.core.calendar import build_calendar
+from bot.core.calendar import build_calendar, event_sequence, uid_for
 from bot.core.model import Recurrence, SessionChange
 from bot.core.schedule import Session, build_schedule
 
@@ -30,9 +32,10 @@ def build(
     week_titles: Mapping[int, str] = TITLES,
     description_for: Callable[[Session], str] | None = None,
     summary_for: Callable[[Session], str] | None = None,
+    sequence_for: Callable[[Session], int] | None = None,
 ) -> bytes:
     return build_calendar(
-        study_id=42,
+        calendar_id="c0ffee42",
         study_name="ML 스터디",
         timezone=timezone,
         schedule=schedule,
@@ -41,7 +44,8 @@ def build(
         location_url="https://app.gather.town/app/abc/study",
         description_for=description_for,
         summary_for=summary_for,
-        now=now,
+        sequence_for=sequence_for,
+        revised_at=now,
     )
 
 
@@ -133,20 +137,20 @@ def test_uids_are_stable_across_builds_and_name_the_original_date() -> None:
     uids = [str(e["uid"]) for e in first]
     assert uids == [str(e["uid"]) for e in second]
     assert uids == [
-        "study-42-20250306@studybot",
-        "study-42-20250313@studybot",
-        "study-42-20250320@studybot",
+        "c0ffee42-20250306@studybot",
+        "c0ffee42-20250313@studybot",
+        "c0ffee42-20250320@studybot",
     ]
 
 
 def test_cancelled_slot_stays_in_the_feed_marked_cancelled() -> None:
     cancel = SessionChange(date(2025, 3, 13), True, reason="Holiday")
-    events = events_of(build(build_schedule(SEOUL_STUDY, [cancel], 2)))
+    events = events_of(build(build_schedule(SEOUL_STUDY, [cancel], 2), sequence_for=lambda s: 3 if s.cancelled else 2))
     assert len(events) == 3
     cancelled = events[1]
-    assert str(cancelled["uid"]) == "study-42-20250313@studybot"
+    assert str(cancelled["uid"]) == "c0ffee42-20250313@studybot"
     assert str(cancelled["status"]) == "CANCELLED"
-    assert int(cancelled["sequence"]) == 1
+    assert int(cancelled["sequence"]) == 3
     assert start_of(cancelled) == datetime(2025, 3, 13, 0, 0, tzinfo=UTC)
     assert "Holiday" in str(cancelled["description"])
     assert "Week" not in str(cancelled["summary"])  # a cancelled slot is no curriculum week
@@ -156,12 +160,12 @@ def test_cancelled_slot_stays_in_the_feed_marked_cancelled() -> None:
 def test_moved_session_shows_its_new_time() -> None:
     new_start = datetime(2025, 3, 14, 20, 0, tzinfo=SEOUL)
     schedule = build_schedule(SEOUL_STUDY, [SessionChange(date(2025, 3, 13), False, new_start)], 3)
-    ics = build(schedule)
+    ics = build(schedule, sequence_for=lambda s: 5 if s.moved else 4)
     moved = events_of(ics)[1]
-    assert str(moved["uid"]) == "study-42-20250313@studybot"
+    assert str(moved["uid"]) == "c0ffee42-20250313@studybot"
     assert start_of(moved) == new_start
     assert end_of(moved) == new_start + timedelta(minutes=60)
-    assert int(moved["sequence"]) == 1
+    assert int(moved["sequence"]) == 5
     assert str(moved["status"]) == "CONFIRMED"
     assert b"DTSTART;TZID=Asia/Seoul:20250314T200000" in ics
 
@@ -200,6 +204,41 @@ def test_lines_are_crlf_terminated() -> None:
     assert ics.endswith(b"END:VCALENDAR\r\n")
 
 
-def test_naive_now_is_refused() -> None:
+def test_naive_revision_time_is_refused() -> None:
     with pytest.raises(ValueError, match="aware"):
         build(build_schedule(SEOUL_STUDY, [], 1), now=datetime(2025, 3, 1))  # noqa: DTZ001
+
+
+def test_sequence_is_the_study_revision_plus_the_slots_own() -> None:
+    assert event_sequence(study_revision=0, change=None) == 0
+    assert event_sequence(study_revision=7, change=None) == 7
+    change = SessionChange(date(2025, 3, 13), True, revision=3)
+    assert event_sequence(study_revision=7, change=change) == 10
+    with pytest.raises(ValueError, match="negative"):
+        event_sequence(study_revision=-1, change=None)
+
+
+@given(st.lists(st.sampled_from(["study", "slot"]), max_size=30))
+def test_sequence_grows_with_every_edit_whatever_the_order(edits: list[str]) -> None:
+    # Every edit raises the study revision; an edit of the slot also raises the slot's own revision
+    # (what the services do). The slot's SEQUENCE must grow strictly with each of them.
+    study, slot = 1, 0
+    last = event_sequence(study_revision=study, change=None)
+    for edit in edits:
+        study += 1
+        if edit == "slot":
+            slot += 1
+        change = SessionChange(date(2025, 3, 13), False, revision=slot) if slot else None
+        current = event_sequence(study_revision=study, change=change)
+        assert current > last
+        last = current
+
+
+def test_a_negative_sequence_is_refused() -> None:
+    with pytest.raises(ValueError, match="SEQUENCE"):
+        build(build_schedule(SEOUL_STUDY, [], 1), sequence_for=lambda s: -1)
+
+
+def test_an_empty_calendar_id_is_refused() -> None:
+    with pytest.raises(ValueError, match="calendar_id"):
+        uid_for("", build_schedule(SEOUL_STUDY, [], 1)[0])
