@@ -24,6 +24,10 @@ if TYPE_CHECKING:
 
 CommandT = TypeVar("CommandT", app_commands.Command[Any, ..., Any], app_commands.Group)
 
+POST_PERMISSIONS = ("view_channel", "send_messages", "embed_links", "read_message_history")
+"""What the bot needs in the reminder channel: to see it, post, show its embeds, and read the history that
+tells it after a crash whether a reminder was already posted."""
+
 NO_PINGS = discord.AllowedMentions(everyone=False, users=False, roles=False, replied_user=False)
 
 
@@ -96,6 +100,16 @@ def lang(interaction: discord.Interaction[StudyBot], snap: StudySnapshot | None 
 
 def actor(interaction: discord.Interaction[StudyBot]) -> Actor:
     return Actor(interaction.user.id, str(interaction.user))
+
+
+def missing_post_permissions(channel: discord.abc.GuildChannel) -> list[str]:
+    """The POST_PERMISSIONS the bot lacks in `channel` (roles and channel overwrites included), in order.
+    Empty when the bot's own member is not cached: then there is nothing to check against."""
+    me = channel.guild.me
+    if me is None:
+        return []
+    have = channel.permissions_for(me)
+    return [name for name in POST_PERMISSIONS if not getattr(have, name)]
 
 
 def require_admin(interaction: discord.Interaction[StudyBot]) -> StudySnapshot:

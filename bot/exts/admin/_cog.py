@@ -276,6 +276,7 @@ class AdminGroup(app_commands.Group, name=GROUP_NAME):
         role: discord.Role | None = None,
         clear_role: bool = False,
         admin_role: discord.Role | None = None,
+        clear_admin_role: bool = False,
         weekday: int | None = None,
         time: str | None = None,
         duration: int | None = None,
@@ -289,11 +290,19 @@ class AdminGroup(app_commands.Group, name=GROUP_NAME):
         for picked in (role, admin_role):
             if picked is not None and (picked.is_default() or picked.managed):
                 raise UserError("settings.bad_role")
+        lang = _glue.lang(interaction, snap)
+        if channel is not None:
+            # Refused rather than saved with a warning: every reminder would fail there until someone noticed.
+            missing = _glue.missing_post_permissions(channel)
+            if missing:
+                names = ", ".join(t(lang, "permission." + name) for name in missing)
+                raise UserError("settings.channel_permissions", channel=channel.mention, missing=names)
         change = SettingsChange(
             channel_id=channel.id if channel else None,
             ping_role_id=role.id if role else None,
             clear_ping_role=clear_role,
             admin_role_id=admin_role.id if admin_role else None,
+            clear_admin_role=clear_admin_role,
             weekday=weekday,
             start_time=parse_time(time) if time else None,
             duration_minutes=duration,
@@ -303,7 +312,6 @@ class AdminGroup(app_commands.Group, name=GROUP_NAME):
             locale=language,
             first_session=parse_date(first_session, field="first_session") if first_session else None,
         )
-        lang = _glue.lang(interaction, snap)
         if change.empty():
             snap_now = _glue.study_for(interaction)
             await _glue.send(interaction, render_settings(snap_now, lang, changed=False))
@@ -314,10 +322,15 @@ class AdminGroup(app_commands.Group, name=GROUP_NAME):
         await _glue.send(interaction, render_settings(_glue.study_for(interaction), lang, changed=True))
 
     @app_commands.command(name="audit")
-    async def audit(self, interaction: Interaction, count: app_commands.Range[int, 1, 25] = 10) -> None:
+    async def audit(
+        self,
+        interaction: Interaction,
+        count: app_commands.Range[int, 1, 25] = 10,
+        page: app_commands.Range[int, 1, 100] = 1,
+    ) -> None:
         snap = await _admin(interaction)
         entries = await interaction.client.services.audit.latest(guild_id=interaction.guild_id, limit=count)
-        await _glue.send(interaction, render_audit(entries, _glue.lang(interaction, snap)))
+        await _glue.send(interaction, render_audit(entries, _glue.lang(interaction, snap), page))
 
     # --- reminders ----------------------------------------------------------------------------------
     @reminders.command(name="status")
