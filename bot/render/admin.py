@@ -67,7 +67,9 @@ AUDIT_PAGE_MAX = DESCRIPTION_MAX
 """One page of `/admin audit` is one embed description (Discord: 4,096 characters; with the title and the
 footer the embed stays far below the 6,000 total)."""
 AUDIT_LINE_MAX = 1000
-"""Longer lines are wrapped onto continuation lines, so a value is never cut: it only continues."""
+"""A change longer than this shows its old and new value on lines of their own; a single value longer than
+this (only ever imported, never typed: links are at most 500 characters) wraps onto continuation lines, so
+a value is never cut: it only continues."""
 
 _ID_FIELDS = {"channel": "<#{}>", "ping_role": "<@&{}>", "admin_role": "<@&{}>", "user": "<@{}>"}
 
@@ -103,10 +105,16 @@ def audit_changes(before_raw: str, after_raw: str, lang: str) -> list[str]:
         fields = [key for key in {**old, **new} if old.get(key) != new.get(key)]
         if not fields:
             return [t(lang, "audit.no_change")]
-        return [
-            t(lang, "audit.field", field=key, before=_value(key, old.get(key)), after=_value(key, new.get(key)))
-            for key in fields
-        ]
+        lines = []
+        for key in fields:
+            was, now = _value(key, old.get(key)), _value(key, new.get(key))
+            line = t(lang, "audit.field", field=key, before=was, after=now)
+            # Two long values (links) read better, and stay clickable, each on a line of its own.
+            if len(line) <= AUDIT_LINE_MAX:
+                lines.append(line)
+            else:
+                lines += [t(lang, "audit.field_long", field=key), was, "→ " + now]
+        return lines
     return [t(lang, "audit.change", before=_value(None, before), after=_value(None, after))]
 
 
