@@ -83,10 +83,13 @@ def _decode(raw: str) -> Any:
         return raw
 
 
-def _value(field: str | None, value: Any) -> str:
-    """One recorded value, whole: ids as mentions (embeds never ping), offsets as `1d, 1h`, text escaped."""
+def _value(field: str | None, value: Any, lang: str) -> str:
+    """One recorded value, whole: ids as mentions (embeds never ping), offsets as `1d, 1h`, flags as yes/no,
+    text escaped."""
     if value is None or value == "":
         return "-"
+    if isinstance(value, bool):
+        return t(lang, "common.yes" if value else "common.no")
     if field in _ID_FIELDS and isinstance(value, int):
         return _ID_FIELDS[field].format(value)
     if field == "offsets" and isinstance(value, str) and value.replace(",", "").isdigit():
@@ -102,20 +105,19 @@ def audit_changes(before_raw: str, after_raw: str, lang: str) -> list[str]:
     if isinstance(before, dict) or isinstance(after, dict):
         old = before if isinstance(before, dict) else {}
         new = after if isinstance(after, dict) else {}
-        fields = [key for key in {**old, **new} if old.get(key) != new.get(key)]
-        if not fields:
-            return [t(lang, "audit.no_change")]
         lines = []
-        for key in fields:
-            was, now = _value(key, old.get(key)), _value(key, new.get(key))
+        for key in {**old, **new}:
+            was, now = _value(key, old.get(key), lang), _value(key, new.get(key), lang)
+            if was == now or (was == "-" and new.get(key) is False) or (now == "-" and old.get(key) is False):
+                continue  # unchanged, or an unset flag of something created or removed: nothing to tell
             line = t(lang, "audit.field", field=key, before=was, after=now)
             # Two long values (links) read better, and stay clickable, each on a line of its own.
             if len(line) <= AUDIT_LINE_MAX:
                 lines.append(line)
             else:
                 lines += [t(lang, "audit.field_long", field=key), was, "→ " + now]
-        return lines
-    return [t(lang, "audit.change", before=_value(None, before), after=_value(None, after))]
+        return lines or [t(lang, "audit.no_change")]
+    return [t(lang, "audit.change", before=_value(None, before, lang), after=_value(None, after, lang))]
 
 
 def _wrap(line: str, width: int = AUDIT_LINE_MAX) -> list[str]:

@@ -204,3 +204,17 @@ def test_a_value_longer_than_a_line_wraps_instead_of_being_cut() -> None:
     joined = "".join(line.strip() for r in replies[:2] for line in r.embeds[0].description.splitlines())
     assert joined.count("\\_") == 3000
     assert "→ kim" in all_text(replies[1])
+
+
+def test_a_new_session_change_lists_only_what_it_sets() -> None:
+    move = entry(None, {"cancelled": False, "moved_to": "2026-12-11T09:00:00+09:00", "reason": ""})
+    cancel = entry(None, {"cancelled": True, "moved_to": None, "reason": ""})
+    restore = entry({"cancelled": True, "moved_to": None, "reason": "연말"}, {"cancelled": False, "moved_to": None})
+
+    moved, cancelled, restored = (
+        render_audit([e], "en").embeds[0].description.splitlines()[1:] for e in (move, cancel, restore)
+    )
+
+    assert moved == ["• `moved_to`: - → 2026-12-11T09:00:00+09:00"]
+    assert cancelled == ["• `cancelled`: - → yes"]
+    assert restored == ["• `cancelled`: yes → no", "• `reason`: 연말 → -"]
