@@ -128,6 +128,17 @@ def session_on(schedule: Sequence[Session], day: date) -> Session | None:
     return None
 
 
+def overlapping(schedule: Sequence[Session], session: Session) -> Session | None:
+    """The first other session that is not cancelled and whose time overlaps `session`'s: two sessions of
+    one study never share a slot (members cannot be in both, and both would claim the same week's place)."""
+    for other in schedule:
+        if other.original_date == session.original_date or other.cancelled:
+            continue
+        if other.start < session.end and session.start < other.end:
+            return other
+    return None
+
+
 def not_started(schedule: Sequence[Session], now: datetime) -> list[Session]:
     """The slots (cancelled ones included) that have not started: the ones an admin may still change."""
     _require_aware(now)

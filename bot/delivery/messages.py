@@ -79,11 +79,11 @@ def render_status(
     next_lines = [
         t(
             lang,
-            "reminders.next_line",
+            "reminders.next_cancel_line" if p.is_cancel_notice else "reminders.next_line",
             when=timestamp(p.due, "f"),
             relative=timestamp(p.due, "R"),
-            kind=_kind_label(p.kind, lang),
-            week=p.session.week or "-",
+            kind=_kind_label(p.kind, lang, p.occurrence),
+            week=p.week or p.session.week or "-",
         )
         for p in upcoming
     ] or [t(lang, "reminders.none_planned")]
@@ -95,7 +95,7 @@ def render_status(
             "reminders.log_line",
             icon=icons.get(row.status, "•"),
             status=t(lang, "status." + row.status),
-            kind=_kind_label(row.kind, lang),
+            kind=_kind_label(row.kind, lang, row.occurrence),
             due=timestamp(row.due_at, "f"),
         )
         if row.late and row.status == "sent":
@@ -127,7 +127,8 @@ def render_status(
     return Reply(embeds=[fit(embed)], ephemeral=True)
 
 
-def _kind_label(kind: str, lang: str) -> str:
+def _kind_label(kind: str, lang: str, occurrence: datetime) -> str:
+    """ "1d before", or for a cancel notice which session it is about (its date: the week is gone with it)."""
     if kind.startswith("remind:"):
         return t(lang, "reminders.kind_offset", offset=format_offset(timedelta(minutes=int(kind.split(":")[1]))))
-    return t(lang, "reminders.kind_cancel")
+    return t(lang, "reminders.kind_cancel", date=timestamp(occurrence, "D"))

@@ -14,6 +14,10 @@ The rules:
   hear about the new time); deliveries already made for the old time stay recorded under the old key.
 * A cancelled session gets no reminders, only one cancel notice, due when its first reminder would have gone
   — the moment people would otherwise have started planning for it.
+* Pausing holds reminders, not cancel notices. A reminder that falls due while the study is paused is
+  recorded as skipped and never sent later (a pause is for quiet weeks; a burst of stale reminders on resume
+  would be noise). A cancel notice is news members need before they turn up for nothing, so it goes out on
+  time even while paused — and, like any delivery, only if its session has not started yet.
 * A delivery whose time passed while the bot was down is sent late only if its session has not started,
   and only the latest one per session (one "late" message is useful; a burst of stale reminders is noise).
   The rest are recorded as missed so they are never reconsidered.
@@ -61,7 +65,8 @@ class PlannedDelivery:
     """One message a study owes: a reminder for a session, or the notice that a session is cancelled.
 
     `occurrence` is the UTC start of the session as scheduled now (after a move, the new start; for a cancel
-    notice, the original start). `offset` is None for a cancel notice.
+    notice, the original start). `offset` is None for a cancel notice. `week` is the session's curriculum
+    week — for a cancelled session the week it would have been (its slot's place among the sessions held).
     """
 
     occurrence: datetime
@@ -69,6 +74,7 @@ class PlannedDelivery:
     due: datetime
     session: Session
     offset: timedelta | None
+    week: int | None = None
 
     @property
     def key(self) -> tuple[datetime, str]:
@@ -86,6 +92,12 @@ class Decision(StrEnum):
     SEND = "send"  # due just now: send as a normal reminder
     SEND_LATE = "send_late"  # due a while ago (the bot was down or busy); send once, saying it is late
     MISSED = "missed"  # not worth sending any more: record it so it is never reconsidered
+    HELD = "held"  # a reminder due while reminders are paused: recorded as skipped, never sent later
+
+
+def held_by_pause(delivery: PlannedDelivery, *, paused: bool) -> bool:
+    """Whether pausing stops `delivery`: reminders yes, cancel notices no (see the module's rules)."""
+    return paused and not delivery.is_cancel_notice
 
 
 def plan_deliveries(
@@ -109,17 +121,19 @@ def plan_deliveries(
     kinds = [(offset, kind_for_offset(offset)) for offset in unique]
     earliest = unique[-1]
     planned: list[PlannedDelivery] = []
+    held = 0  # sessions held so far: a cancelled slot would have been week held + 1
     for session in schedule:
         occurrence = session.start.astimezone(UTC)
         if session.cancelled:
             due = occurrence - earliest
             if since <= due < until:
-                planned.append(PlannedDelivery(occurrence, CANCEL_NOTICE, due, session, None))
+                planned.append(PlannedDelivery(occurrence, CANCEL_NOTICE, due, session, None, held + 1))
             continue
+        held += 1
         for offset, kind in kinds:
             due = occurrence - offset
             if since <= due < until:
-                planned.append(PlannedDelivery(occurrence, kind, due, session, offset))
+                planned.append(PlannedDelivery(occurrence, kind, due, session, offset, session.week))
     planned.sort(key=lambda p: (p.due, p.kind))
     return planned
 
@@ -130,11 +144,13 @@ def decide_due(
     done: Collection[tuple[datetime, str]],
     now: datetime,
     on_time: timedelta = DEFAULT_ON_TIME,
+    paused: bool = False,
 ) -> list[tuple[PlannedDelivery, Decision]]:
     """Decide every planned delivery that is due (``due <= now``) and not in `done`, exactly once each.
 
     * Its session has already started (``occurrence <= now``) → MISSED: a reminder after the start is
       useless, and a cancel notice after the start would only confuse.
+    * The study is `paused` and it is a reminder → HELD. Cancel notices are decided as if not paused.
     * Otherwise, per session only the latest-due delivery is sent — SEND when it is at most `on_time` late,
       SEND_LATE beyond that — and the session's earlier ones are MISSED. In normal running each delivery is
       decided at its own due time, so this only bites after downtime: one late reminder, not a burst.
@@ -149,6 +165,8 @@ def decide_due(
     for delivery in pending:
         if delivery.occurrence <= now:
             decisions[delivery.key] = Decision.MISSED
+        elif held_by_pause(delivery, paused=paused):
+            decisions[delivery.key] = Decision.HELD
         else:
             by_session[delivery.session.original_date].append(delivery)
     for group in by_session.values():

@@ -33,6 +33,7 @@ from bot.delivery.plan import (
     Decision,
     PlannedDelivery,
     decide_due,
+    held_by_pause,
     next_due,
     nonce_for,
     plan_deliveries,
@@ -158,7 +159,7 @@ class ReminderRunner:
         now = self.clock.now()
         planned = self.plan(snap, since=now, until=now + HORIZON)
         done = {(o, k) for _, o, k in await self.ledger.done_keys(study_id=snap.id, since=now)}
-        return [p for p in planned if p.key not in done][:count]
+        return [p for p in planned if p.key not in done and not held_by_pause(p, paused=snap.paused)][:count]
 
     async def run_due(self, study_id: int, *, known: set[tuple[datetime, str]] | None = None) -> None:
         """Decide everything due for one study now, then arm its next wake-up.
@@ -180,11 +181,13 @@ class ReminderRunner:
             if known is None:
                 known = {(o, k) for _, o, k in await self.ledger.done_keys(study_id=study_id, since=since)}
             done = known
-            for delivery, decision in decide_due(planned, done=done, now=now):
+            for delivery, decision in decide_due(planned, done=done, now=now, paused=snap.paused):
                 reason = self._blocker(snap)
-                if decision is Decision.MISSED or reason:
+                if decision in (Decision.MISSED, Decision.HELD) or reason:
                     if reason:
                         why = reason
+                    elif decision is Decision.HELD:
+                        why = "reminders paused"
                     elif delivery.occurrence <= now:
                         why = "session already started"
                     else:
@@ -198,8 +201,6 @@ class ReminderRunner:
             self._arm(snap, planned_done=done)
 
     def _blocker(self, snap: StudySnapshot) -> str:
-        if snap.paused:
-            return "reminders paused"
         if not snap.reminder_channel_id:
             return "no reminder channel set"
         return ""
@@ -281,8 +282,11 @@ class ReminderRunner:
         if row.occurrence <= now:
             await self.ledger.mark_missed(row.id, error="interrupted; the session started before it was sent")
             return
-        if planned is None or snap.paused:
+        if planned is None:
             await self.ledger.mark_missed(row.id, error="session changed before it was sent")
+            return
+        if held_by_pause(planned, paused=snap.paused):
+            await self.ledger.mark_missed(row.id, error="reminders paused")
             return
         later_due = [
             p
@@ -334,7 +338,7 @@ class ReminderRunner:
             # The study may have changed while this waited in the queue or between retries: post only what
             # the plan still holds, rendered from the plan as it is now.
             planned = self._replan(snap, item.planned.occurrence, item.planned.kind)
-            if planned is None or snap.paused or planned.occurrence <= self.clock.now():
+            if planned is None or held_by_pause(planned, paused=snap.paused) or planned.occurrence <= self.clock.now():
                 await self._drop(item, snap.reminder_channel_id, attempts)
                 return
             reply = self.render(snap, planned, late=item.late, nonce=item.nonce)

@@ -7,19 +7,26 @@ This is the only place that turns renderer output into discord.py objects, and i
 from __future__ import annotations
 
 import io
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import discord
+from discord import app_commands
 
 from bot.core.model import StudySnapshot
 from bot.core.permissions import is_study_admin
 from bot.errors import UserError
-from bot.i18n import language_for
+from bot.i18n import language_for, t
 from bot.render.embeds import EmbedSpec, Reply
 from bot.services.base import Actor
 
 if TYPE_CHECKING:
     from bot.app import StudyBot
+
+CommandT = TypeVar("CommandT", app_commands.Command[Any, ..., Any], app_commands.Group)
+
+POST_PERMISSIONS = ("view_channel", "send_messages", "embed_links", "read_message_history")
+"""What the bot needs in the reminder channel: to see it, post, show its embeds, and read the history that
+tells it after a crash whether a reminder was already posted."""
 
 NO_PINGS = discord.AllowedMentions(everyone=False, users=False, roles=False, replied_user=False)
 
@@ -95,6 +102,16 @@ def actor(interaction: discord.Interaction[StudyBot]) -> Actor:
     return Actor(interaction.user.id, str(interaction.user))
 
 
+def missing_post_permissions(channel: discord.abc.GuildChannel) -> list[str]:
+    """The POST_PERMISSIONS the bot lacks in `channel` (roles and channel overwrites included), in order.
+    Empty when the bot's own member is not cached: then there is nothing to check against."""
+    me = channel.guild.me
+    if me is None:
+        return []
+    have = channel.permissions_for(me)
+    return [name for name in POST_PERMISSIONS if not getattr(have, name)]
+
+
 def require_admin(interaction: discord.Interaction[StudyBot]) -> StudySnapshot:
     """Check again inside the command: server owners can override `/admin`'s default permissions."""
     snap = study_for(interaction)
@@ -105,3 +122,22 @@ def require_admin(interaction: discord.Interaction[StudyBot]) -> StudySnapshot:
     ):
         raise UserError("error.not_admin")
     return snap
+
+
+def describe_from_catalogue(command: CommandT) -> CommandT:
+    """Set the English text of a command or group — and of every subcommand and option below it — from the
+    `en` catalogue, under the keys the translator derives from qualified names (`cmd.<path>.description`,
+    `cmd.<path>.opt.<option>.description`), so no key is typed by hand. Call it on the constructed command,
+    when the parents (and so the qualified names) are known."""
+    found: list[app_commands.Command[Any, ..., Any] | app_commands.Group] = [command]
+    if isinstance(command, app_commands.Group):
+        found.extend(command.walk_commands())
+    for item in found:
+        key = "cmd." + item.qualified_name.replace(" ", ".")
+        item.description = t("en", key + ".description")
+        if isinstance(item, app_commands.Command):
+            # discord.py offers no public setter for option descriptions; a locale_str keeps the Korean
+            # translation (the translator only translates option descriptions given as locale_str).
+            for param in item._params.values():
+                param.description = app_commands.locale_str(t("en", f"{key}.opt.{param.name}.description"))
+    return command

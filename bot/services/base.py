@@ -89,7 +89,23 @@ class Service:
         target: str,
         before: Any,
         after: Any,
+        summary: bool = False,
     ) -> None:
+        """Record one edit in the audit trail and raise the study's revision.
+
+        `before`/`after` are the states of what was edited (dicts of fields, None when it did not or no longer
+        exists). Only the fields that changed are recorded, so the trail shows what happened and nothing else.
+        An edit that changed nothing is refused with `error.nothing_changed`: raised inside `edit_study`, that
+        rolls the transaction back — no audit row, no revision, nothing written. `summary=True` marks
+        before/after as a summary of a larger edit (an import), recorded as given.
+        """
+        if not summary:
+            if before == after:
+                raise UserError("error.nothing_changed")
+            if isinstance(before, dict) and isinstance(after, dict):
+                changed = [key for key in {**before, **after} if before.get(key) != after.get(key)]
+                before = {key: before.get(key) for key in changed}
+                after = {key: after.get(key) for key in changed}
         now = self.clock.now()
         study.updated_at = now
         study.revision = (study.revision or 0) + 1

@@ -166,6 +166,7 @@ class DefinitionService(Service):
                 target=definition.name,
                 before=before,
                 after={"name": definition.name, "members": len(definition.members), "weeks": len(definition.weeks)},
+                summary=True,
             )
             study_id = study.id
         await self.directory.changed(study_id)

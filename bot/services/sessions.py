@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, time
+from collections.abc import Callable
+from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from bot.core.schedule import Session, build_schedule, session_on
+from bot.core.model import Recurrence, SessionChange
+from bot.core.schedule import Session, build_schedule, overlapping, session_on, slot_start
 from bot.core.validation import REASON_MAX, check_date_range, clean_text
 from bot.db import models as db
 from bot.db.repositories import SessionChangeRepository
 from bot.errors import UserError
 from bot.services.base import Actor, Service
+from bot.services.directory import parse_hhmm
 
 
 def change_state(change: db.SessionChange | None) -> dict[str, Any] | None:
@@ -22,6 +25,20 @@ def change_state(change: db.SessionChange | None) -> dict[str, Any] | None:
         "moved_to": change.moved_to.isoformat() if change.moved_to else None,
         "reason": change.reason,
     }
+
+
+def recurrence_of(study: db.Study) -> Recurrence:
+    return Recurrence(
+        weekday=study.weekday,
+        start_time=parse_hhmm(study.start_time),
+        duration=timedelta(minutes=study.duration_minutes),
+        timezone=study.timezone,
+        first_date=study.first_session,
+    )
+
+
+def change_of(row: db.SessionChange) -> SessionChange:
+    return SessionChange(original_date=row.original_date, cancelled=row.cancelled, moved_to=row.moved_to)
 
 
 class SessionService(Service):
@@ -53,6 +70,12 @@ class SessionService(Service):
         new_time: time | None = None,
         reason: str = "",
     ) -> datetime:
+        """Move the session of `day` to `new_day` (at `new_time`, default the usual time).
+
+        Refused, with nothing written: a move that changes nothing (the session already starts then), a move
+        back to the usual time (that is a restore, which also clears the 🔀 mark), and a move onto the time of
+        another session that is not cancelled. The clash check reads the session changes inside the locked
+        transaction, so two admins moving sessions onto the same slot at once cannot both succeed."""
         self._slot(guild_id, day)
         snap = self.snapshot(guild_id)
         start_time = new_time or snap.recurrence.start_time
@@ -60,7 +83,33 @@ class SessionService(Service):
         moved_to = datetime.combine(new_day, start_time, tzinfo=ZoneInfo(snap.recurrence.timezone))
         if moved_to <= self.clock.now():
             raise UserError("session.move_in_past", when=moved_to.strftime("%Y-%m-%d %H:%M"))
-        await self._write(guild_id, actor, day, "session.move", cancelled=False, moved_to=moved_to, reason=reason)
+        when = f"<t:{int(moved_to.timestamp())}:F>"
+
+        def check(rec: Recurrence, changes: list[SessionChange]) -> None:
+            current = session_on(build_schedule(rec, changes, snap.week_count), day)
+            if current is None or current.start <= self.clock.now():
+                raise UserError("session.past", date=day.isoformat())
+            if not current.cancelled and current.start == moved_to:
+                raise UserError("session.move_no_change", date=day.isoformat(), when=when)
+            if moved_to == slot_start(rec, day):
+                raise UserError("session.move_to_usual", date=day.isoformat())
+            others = [c for c in changes if c.original_date != day]
+            after = build_schedule(
+                rec, [*others, SessionChange(day, cancelled=False, moved_to=moved_to)], snap.week_count
+            )
+            moved = session_on(after, day)
+            clash = overlapping(after, moved) if moved is not None else None
+            if clash is not None:
+                raise UserError(
+                    "session.move_clash",
+                    when=when,
+                    week=clash.week,
+                    other=f"<t:{int(clash.start.timestamp())}:F>",
+                )
+
+        await self._write(
+            guild_id, actor, day, "session.move", cancelled=False, moved_to=moved_to, reason=reason, check=check
+        )
         return moved_to
 
     async def _write(
@@ -73,13 +122,18 @@ class SessionService(Service):
         cancelled: bool,
         moved_to: datetime | None,
         reason: str,
+        check: Callable[[Recurrence, list[SessionChange]], None] | None = None,
     ) -> None:
         """Record a cancellation or a move of the slot on `day`, with its audit row.
 
         Cancelling a moved session keeps its new time: the cancel notice is timed against the start the
-        members were last told about."""
+        members were last told about. `check` sees the study's weekly slot and its session changes as
+        stored, inside the locked transaction, and raises to refuse the edit."""
         why = clean_text(reason, field="reason", limit=REASON_MAX) if reason.strip() else ""
         async with self.edit_study(guild_id) as (session, study):
+            if check is not None:
+                rows = await SessionChangeRepository.for_study(session, study_id=study.id)
+                check(recurrence_of(study), [change_of(row) for row in rows])
             change = await SessionChangeRepository.on(session, study_id=study.id, original_date=day)
             before = change_state(change)
             now = self.clock.now()

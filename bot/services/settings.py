@@ -24,6 +24,7 @@ class SettingsChange:
     ping_role_id: int | None = None
     clear_ping_role: bool = False
     admin_role_id: int | None = None
+    clear_admin_role: bool = False
     weekday: int | None = None
     start_time: time | None = None
     duration_minutes: int | None = None
@@ -34,8 +35,9 @@ class SettingsChange:
     first_session: date | None = None
 
     def empty(self) -> bool:
-        return not self.clear_ping_role and all(
-            getattr(self, name) is None for name in self.__slots__ if name != "clear_ping_role"
+        flags = ("clear_ping_role", "clear_admin_role")
+        return not any(getattr(self, name) for name in flags) and all(
+            getattr(self, name) is None for name in self.__slots__ if name not in flags
         )
 
 
@@ -87,7 +89,9 @@ class SettingsService(Service):
                 study.ping_role_id = None
             elif change.ping_role_id is not None:
                 study.ping_role_id = change.ping_role_id
-            if change.admin_role_id is not None:
+            if change.clear_admin_role:
+                study.admin_role_id = None
+            elif change.admin_role_id is not None:
                 study.admin_role_id = change.admin_role_id
             if change.weekday is not None:
                 study.weekday = change.weekday

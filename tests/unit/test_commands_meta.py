@@ -305,8 +305,15 @@ def test_admin_has_every_subcommand_of_the_spec(tree: Tree) -> None:
     assert found == ADMIN_SUBCOMMANDS
 
 
-def test_admin_audit_count_is_bounded_to_what_one_embed_can_show(tree: Tree) -> None:
-    [count] = options_of(tree.find("admin", "audit"))
+def test_admin_audit_takes_a_bounded_count_and_a_page(tree: Tree) -> None:
+    count, page = options_of(tree.find("admin", "audit"))
 
-    assert count["min_value"] == 1
-    assert count["max_value"] == 25
+    assert (count["name"], count["min_value"], count["max_value"]) == ("count", 1, 25)
+    assert (page["name"], page["min_value"]) == ("page", 1)
+    assert not count.get("required") and not page.get("required")
+
+
+def test_admin_settings_can_clear_both_roles(tree: Tree) -> None:
+    options = {option["name"]: option for option in options_of(tree.find("admin", "settings"))}
+
+    assert options["clear_role"]["type"] == options["clear_admin_role"]["type"] == 5  # BOOLEAN

@@ -2,7 +2,10 @@
 
 `default_permissions` (Manage Server) sits on the group — Discord ignores it on subcommands — and every
 subcommand checks again inside (`_glue.require_admin`), because server owners can override it.
-Handlers only parse options, check permission, call a service and send the rendered answer.
+Handlers only parse options, check permission, call a service and send the rendered answer. No
+description is typed here: `_glue.describe_from_catalogue` gives every subcommand and option the catalogue's
+text under the key its qualified name implies (`cmd.admin.roster.add.opt.name.description`), the same key
+the translator derives for Korean, so a command cannot end up with English text and no Korean or vice versa.
 """
 
 from __future__ import annotations
@@ -11,7 +14,6 @@ from typing import TYPE_CHECKING
 
 import discord
 from discord import app_commands
-from discord.ext import commands
 
 from bot.core.model import MaterialKind, MemberRole, StudySnapshot
 from bot.core.schedule import build_schedule, not_started
@@ -26,6 +28,9 @@ if TYPE_CHECKING:
     from bot.app import StudyBot
 
 Interaction = discord.Interaction["StudyBot"]
+
+GROUP_NAME = "admin"
+FROM_CATALOGUE = "…"  # discord.py wants a group's description up front; the catalogue's replaces it on load
 
 ROLE_CHOICES: list[app_commands.Choice[str]] = [
     app_commands.Choice(name=t("en", f"choice.{r.value}"), value=r.value) for r in MemberRole
@@ -52,11 +57,6 @@ async def _admin(interaction: Interaction) -> StudySnapshot:
 async def _done(interaction: Interaction, snap: StudySnapshot, key: str, **params: object) -> None:
     """Confirm an applied edit, ephemerally, in the admin's language."""
     await _glue.send(interaction, render_done(_glue.lang(interaction, snap), key, **params))
-
-
-def _d(key: str) -> str:
-    """English default text for a command description (the catalogue's `en` entry)."""
-    return t("en", key)
 
 
 async def member_names(interaction: Interaction, current: str) -> list[app_commands.Choice[str]]:
@@ -102,21 +102,16 @@ async def material_choices(interaction: Interaction, current: str) -> list[app_c
 
 @app_commands.guild_only()
 @app_commands.default_permissions(manage_guild=True)
-class AdminGroup(app_commands.Group, name="admin", description=_d("cmd.admin.description")):
-    roster = app_commands.Group(name="roster", description=_d("cmd.admin.roster.description"))
-    curriculum = app_commands.Group(name="curriculum", description=_d("cmd.admin.curriculum.description"))
-    session = app_commands.Group(name="session", description=_d("cmd.admin.session.description"))
-    reminders = app_commands.Group(name="reminders", description=_d("cmd.admin.reminders.description"))
+class AdminGroup(app_commands.Group, name=GROUP_NAME):
+    """The admin commands; their texts are set from the catalogues when the extension loads."""
+
+    roster = app_commands.Group(name="roster", description=FROM_CATALOGUE)
+    curriculum = app_commands.Group(name="curriculum", description=FROM_CATALOGUE)
+    session = app_commands.Group(name="session", description=FROM_CATALOGUE)
+    reminders = app_commands.Group(name="reminders", description=FROM_CATALOGUE)
 
     # --- roster -------------------------------------------------------------------------------------
-    @roster.command(name="add", description=_d("cmd.admin.roster.add.description"))
-    @app_commands.describe(
-        name=_d("cmd.admin.roster.add.opt.name.description"),
-        user=_d("cmd.admin.roster.add.opt.user.description"),
-        github=_d("cmd.admin.roster.add.opt.github.description"),
-        blog=_d("cmd.admin.roster.add.opt.blog.description"),
-        role=_d("cmd.admin.roster.add.opt.role.description"),
-    )
+    @roster.command(name="add")
     @app_commands.choices(role=ROLE_CHOICES)
     async def roster_add(
         self,
@@ -139,8 +134,7 @@ class AdminGroup(app_commands.Group, name="admin", description=_d("cmd.admin.des
         )
         await _done(interaction, snap, "roster.added", name=added)
 
-    @roster.command(name="remove", description=_d("cmd.admin.roster.remove.description"))
-    @app_commands.describe(name=_d("cmd.admin.roster.remove.opt.name.description"))
+    @roster.command(name="remove")
     @app_commands.autocomplete(name=member_names)
     async def roster_remove(self, interaction: Interaction, name: str) -> None:
         snap = await _admin(interaction)
@@ -149,15 +143,7 @@ class AdminGroup(app_commands.Group, name="admin", description=_d("cmd.admin.des
         )
         await _done(interaction, snap, "roster.removed", name=removed)
 
-    @roster.command(name="edit", description=_d("cmd.admin.roster.edit.description"))
-    @app_commands.describe(
-        name=_d("cmd.admin.roster.edit.opt.name.description"),
-        new_name=_d("cmd.admin.roster.edit.opt.new_name.description"),
-        user=_d("cmd.admin.roster.edit.opt.user.description"),
-        github=_d("cmd.admin.roster.edit.opt.github.description"),
-        blog=_d("cmd.admin.roster.edit.opt.blog.description"),
-        role=_d("cmd.admin.roster.edit.opt.role.description"),
-    )
+    @roster.command(name="edit")
     @app_commands.choices(role=ROLE_CHOICES)
     @app_commands.autocomplete(name=member_names)
     async def roster_edit(
@@ -183,10 +169,7 @@ class AdminGroup(app_commands.Group, name="admin", description=_d("cmd.admin.des
         )
         await _done(interaction, snap, "roster.edited", name=edited)
 
-    @roster.command(name="link", description=_d("cmd.admin.roster.link.description"))
-    @app_commands.describe(
-        name=_d("cmd.admin.roster.link.opt.name.description"), user=_d("cmd.admin.roster.link.opt.user.description")
-    )
+    @roster.command(name="link")
     @app_commands.autocomplete(name=member_names)
     async def roster_link(self, interaction: Interaction, name: str, user: discord.User) -> None:
         snap = await _admin(interaction)
@@ -196,12 +179,7 @@ class AdminGroup(app_commands.Group, name="admin", description=_d("cmd.admin.des
         await _done(interaction, snap, "roster.linked", name=linked, user=user.mention)
 
     # --- curriculum ---------------------------------------------------------------------------------
-    @curriculum.command(name="set-topic", description=_d("cmd.admin.curriculum.set-topic.description"))
-    @app_commands.describe(
-        week=_d("cmd.admin.curriculum.set-topic.opt.week.description"),
-        title=_d("cmd.admin.curriculum.set-topic.opt.title.description"),
-        title_en=_d("cmd.admin.curriculum.set-topic.opt.title_en.description"),
-    )
+    @curriculum.command(name="set-topic")
     async def set_topic(self, interaction: Interaction, week: int, title: str, title_en: str | None = None) -> None:
         snap = await _admin(interaction)
         await interaction.client.services.curriculum.set_topic(
@@ -209,14 +187,7 @@ class AdminGroup(app_commands.Group, name="admin", description=_d("cmd.admin.des
         )
         await _done(interaction, snap, "curriculum.topic_set", week=week, title=title.strip())
 
-    @curriculum.command(name="add-material", description=_d("cmd.admin.curriculum.add-material.description"))
-    @app_commands.describe(
-        title=_d("cmd.admin.curriculum.add-material.opt.title.description"),
-        url=_d("cmd.admin.curriculum.add-material.opt.url.description"),
-        week=_d("cmd.admin.curriculum.add-material.opt.week.description"),
-        kind=_d("cmd.admin.curriculum.add-material.opt.kind.description"),
-        title_en=_d("cmd.admin.curriculum.add-material.opt.title_en.description"),
-    )
+    @curriculum.command(name="add-material")
     @app_commands.choices(kind=KIND_CHOICES)
     async def add_material(
         self,
@@ -239,11 +210,7 @@ class AdminGroup(app_commands.Group, name="admin", description=_d("cmd.admin.des
         )
         await _done(interaction, snap, "curriculum.material_added", title=title.strip(), item=item, week=week or 0)
 
-    @curriculum.command(name="remove-material", description=_d("cmd.admin.curriculum.remove-material.description"))
-    @app_commands.describe(
-        item=_d("cmd.admin.curriculum.remove-material.opt.item.description"),
-        week=_d("cmd.admin.curriculum.remove-material.opt.week.description"),
-    )
+    @curriculum.command(name="remove-material")
     @app_commands.autocomplete(item=material_choices)
     async def remove_material(self, interaction: Interaction, item: str, week: int | None = None) -> None:
         snap = await _admin(interaction)
@@ -257,11 +224,7 @@ class AdminGroup(app_commands.Group, name="admin", description=_d("cmd.admin.des
         await _done(interaction, snap, "curriculum.material_removed", title=title)
 
     # --- sessions -----------------------------------------------------------------------------------
-    @session.command(name="cancel", description=_d("cmd.admin.session.cancel.description"))
-    @app_commands.describe(
-        date=_d("cmd.admin.session.cancel.opt.date.description"),
-        reason=_d("cmd.admin.session.cancel.opt.reason.description"),
-    )
+    @session.command(name="cancel")
     @app_commands.autocomplete(date=session_dates)
     async def session_cancel(self, interaction: Interaction, date: str, reason: str = "") -> None:
         snap = await _admin(interaction)
@@ -271,13 +234,7 @@ class AdminGroup(app_commands.Group, name="admin", description=_d("cmd.admin.des
         )
         await _done(interaction, snap, "session.cancelled_done", date=day.isoformat())
 
-    @session.command(name="move", description=_d("cmd.admin.session.move.description"))
-    @app_commands.describe(
-        date=_d("cmd.admin.session.move.opt.date.description"),
-        new_date=_d("cmd.admin.session.move.opt.new_date.description"),
-        new_time=_d("cmd.admin.session.move.opt.new_time.description"),
-        reason=_d("cmd.admin.session.move.opt.reason.description"),
-    )
+    @session.command(name="move")
     @app_commands.autocomplete(date=session_dates)
     async def session_move(
         self, interaction: Interaction, date: str, new_date: str, new_time: str | None = None, reason: str = ""
@@ -298,8 +255,7 @@ class AdminGroup(app_commands.Group, name="admin", description=_d("cmd.admin.des
             interaction, snap, "session.moved_done", date=day.isoformat(), when=f"<t:{int(moved_to.timestamp())}:F>"
         )
 
-    @session.command(name="restore", description=_d("cmd.admin.session.restore.description"))
-    @app_commands.describe(date=_d("cmd.admin.session.restore.opt.date.description"))
+    @session.command(name="restore")
     @app_commands.autocomplete(date=session_dates)
     async def session_restore(self, interaction: Interaction, date: str) -> None:
         snap = await _admin(interaction)
@@ -310,21 +266,7 @@ class AdminGroup(app_commands.Group, name="admin", description=_d("cmd.admin.des
         await _done(interaction, snap, "session.restored_done", date=day.isoformat())
 
     # --- settings and audit -------------------------------------------------------------------------
-    @app_commands.command(name="settings", description=_d("cmd.admin.settings.description"))
-    @app_commands.describe(
-        channel=_d("cmd.admin.settings.opt.channel.description"),
-        role=_d("cmd.admin.settings.opt.role.description"),
-        clear_role=_d("cmd.admin.settings.opt.clear_role.description"),
-        admin_role=_d("cmd.admin.settings.opt.admin_role.description"),
-        weekday=_d("cmd.admin.settings.opt.weekday.description"),
-        time=_d("cmd.admin.settings.opt.time.description"),
-        duration=_d("cmd.admin.settings.opt.duration.description"),
-        place=_d("cmd.admin.settings.opt.place.description"),
-        place_url=_d("cmd.admin.settings.opt.place_url.description"),
-        offsets=_d("cmd.admin.settings.opt.offsets.description"),
-        language=_d("cmd.admin.settings.opt.language.description"),
-        first_session=_d("cmd.admin.settings.opt.first_session.description"),
-    )
+    @app_commands.command(name="settings")
     @app_commands.choices(weekday=WEEKDAY_CHOICES)
     @app_commands.choices(language=LANGUAGE_CHOICES)
     async def settings(
@@ -334,6 +276,7 @@ class AdminGroup(app_commands.Group, name="admin", description=_d("cmd.admin.des
         role: discord.Role | None = None,
         clear_role: bool = False,
         admin_role: discord.Role | None = None,
+        clear_admin_role: bool = False,
         weekday: int | None = None,
         time: str | None = None,
         duration: int | None = None,
@@ -347,11 +290,19 @@ class AdminGroup(app_commands.Group, name="admin", description=_d("cmd.admin.des
         for picked in (role, admin_role):
             if picked is not None and (picked.is_default() or picked.managed):
                 raise UserError("settings.bad_role")
+        lang = _glue.lang(interaction, snap)
+        if channel is not None:
+            # Refused rather than saved with a warning: every reminder would fail there until someone noticed.
+            missing = _glue.missing_post_permissions(channel)
+            if missing:
+                names = ", ".join(t(lang, "permission." + name) for name in missing)
+                raise UserError("settings.channel_permissions", channel=channel.mention, missing=names)
         change = SettingsChange(
             channel_id=channel.id if channel else None,
             ping_role_id=role.id if role else None,
             clear_ping_role=clear_role,
             admin_role_id=admin_role.id if admin_role else None,
+            clear_admin_role=clear_admin_role,
             weekday=weekday,
             start_time=parse_time(time) if time else None,
             duration_minutes=duration,
@@ -361,7 +312,6 @@ class AdminGroup(app_commands.Group, name="admin", description=_d("cmd.admin.des
             locale=language,
             first_session=parse_date(first_session, field="first_session") if first_session else None,
         )
-        lang = _glue.lang(interaction, snap)
         if change.empty():
             snap_now = _glue.study_for(interaction)
             await _glue.send(interaction, render_settings(snap_now, lang, changed=False))
@@ -371,21 +321,25 @@ class AdminGroup(app_commands.Group, name="admin", description=_d("cmd.admin.des
         )
         await _glue.send(interaction, render_settings(_glue.study_for(interaction), lang, changed=True))
 
-    @app_commands.command(name="audit", description=_d("cmd.admin.audit.description"))
-    @app_commands.describe(count=_d("cmd.admin.audit.opt.count.description"))
-    async def audit(self, interaction: Interaction, count: app_commands.Range[int, 1, 25] = 10) -> None:
+    @app_commands.command(name="audit")
+    async def audit(
+        self,
+        interaction: Interaction,
+        count: app_commands.Range[int, 1, 25] = 10,
+        page: app_commands.Range[int, 1, 100] = 1,
+    ) -> None:
         snap = await _admin(interaction)
         entries = await interaction.client.services.audit.latest(guild_id=interaction.guild_id, limit=count)
-        await _glue.send(interaction, render_audit(entries, _glue.lang(interaction, snap)))
+        await _glue.send(interaction, render_audit(entries, _glue.lang(interaction, snap), page))
 
     # --- reminders ----------------------------------------------------------------------------------
-    @reminders.command(name="status", description=_d("cmd.admin.reminders.status.description"))
+    @reminders.command(name="status")
     async def reminders_status(self, interaction: Interaction) -> None:
         snap = await _admin(interaction)
         reply = await interaction.client.reminders.status_reply(snap, _glue.lang(interaction, snap))
         await _glue.send(interaction, reply)
 
-    @reminders.command(name="pause", description=_d("cmd.admin.reminders.pause.description"))
+    @reminders.command(name="pause")
     async def reminders_pause(self, interaction: Interaction) -> None:
         snap = await _admin(interaction)
         await interaction.client.services.settings.set_paused(
@@ -393,7 +347,7 @@ class AdminGroup(app_commands.Group, name="admin", description=_d("cmd.admin.des
         )
         await _done(interaction, snap, "reminders.paused")
 
-    @reminders.command(name="resume", description=_d("cmd.admin.reminders.resume.description"))
+    @reminders.command(name="resume")
     async def reminders_resume(self, interaction: Interaction) -> None:
         snap = await _admin(interaction)
         await interaction.client.services.settings.set_paused(
@@ -401,7 +355,7 @@ class AdminGroup(app_commands.Group, name="admin", description=_d("cmd.admin.des
         )
         await _done(interaction, snap, "reminders.resumed")
 
-    @reminders.command(name="preview", description=_d("cmd.admin.reminders.preview.description"))
+    @reminders.command(name="preview")
     async def reminders_preview(self, interaction: Interaction) -> None:
         snap = await _admin(interaction)
         reply = interaction.client.reminders.preview_reply(snap, _glue.lang(interaction, snap))
@@ -409,11 +363,10 @@ class AdminGroup(app_commands.Group, name="admin", description=_d("cmd.admin.des
         await _glue.send(interaction, reply)
 
 
-class AdminCog(commands.Cog):
-    def __init__(self, bot: StudyBot) -> None:
-        self.bot = bot
-
-
 async def setup(bot: StudyBot) -> None:
-    await bot.add_cog(AdminCog(bot))
-    bot.tree.add_command(AdminGroup())
+    bot.tree.add_command(_glue.describe_from_catalogue(AdminGroup()))
+
+
+async def teardown(bot: StudyBot) -> None:
+    """Unloading the extension takes `/admin` with it (a reload then registers it afresh)."""
+    bot.tree.remove_command(GROUP_NAME)
