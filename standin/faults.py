@@ -26,7 +26,7 @@ class FaultRule:
     status: int = 429
     retry_after: float = 0.05
     is_global: bool = False
-    after_handling: bool = False  # 5xx only: run the handler, then answer the error (the write happened)
+    after_handling: bool = False  # 5xx and hold: run the handler first (the write happened), then answer
     via: bool = True  # 429 only: without a Via header discord.py takes the 429 for a Cloudflare ban
     hits: int = 0
     held: int = 0  # "hold" only: requests handled whose answer is being held back
