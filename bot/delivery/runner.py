@@ -334,8 +334,11 @@ class ReminderRunner:
             # The study may have changed while this waited in the queue or between retries: post only what
             # the plan still holds, rendered from the plan as it is now.
             planned = self._replan(snap, item.planned.occurrence, item.planned.kind)
-            if planned is None or held_by_pause(planned, paused=snap.paused) or planned.occurrence <= self.clock.now():
-                await self._drop(item, snap.reminder_channel_id, attempts)
+            if planned is not None and held_by_pause(planned, paused=snap.paused):
+                await self._drop(item, snap.reminder_channel_id, attempts, reason="reminders paused")
+                return
+            if planned is None or planned.occurrence <= self.clock.now():
+                await self._drop(item, snap.reminder_channel_id, attempts, reason="session changed before it was sent")
                 return
             reply = self.render(snap, planned, late=item.late, nonce=item.nonce)
             await self.gate.wait()
@@ -354,7 +357,7 @@ class ReminderRunner:
             await self.ledger.mark_sent(item.delivery_id, message_id=message_id, attempts=attempts)
             return
 
-    async def _drop(self, item: QueuedSend, channel_id: int, attempts: int) -> None:
+    async def _drop(self, item: QueuedSend, channel_id: int, attempts: int, *, reason: str) -> None:
         """The delivery is no longer wanted; if an earlier attempt may have reached Discord, record that."""
         found = None
         if attempts:
@@ -363,7 +366,7 @@ class ReminderRunner:
         if found is not None:
             await self.ledger.mark_sent(item.delivery_id, message_id=found, attempts=attempts)
         else:
-            await self.ledger.mark_missed(item.delivery_id, error="session changed before it was sent")
+            await self.ledger.mark_missed(item.delivery_id, error=reason)
 
     # --- admin views ------------------------------------------------------------------------------
     async def status_reply(self, snap: StudySnapshot, lang: str) -> Reply:
