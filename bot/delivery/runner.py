@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -369,10 +370,11 @@ class ReminderRunner:
             await self.ledger.mark_missed(item.delivery_id, error=reason)
 
     # --- admin views ------------------------------------------------------------------------------
-    async def status_reply(self, snap: StudySnapshot, lang: str) -> Reply:
+    async def status_reply(self, snap: StudySnapshot, lang: str, *, also: Sequence[str] = ()) -> Reply:
+        """The status card; `also`: problems the caller found (e.g. the bot's permissions in the channel)."""
         upcoming = await self.upcoming(snap, 3)
         deliveries = await self.ledger.latest(study_id=snap.id, limit=8)
-        problems = [t(lang, key, **params) for key, params in self.problems.of(snap.id)]
+        problems = [*also, *(t(lang, key, **params) for key, params in self.problems.of(snap.id))]
         return render_status(snap, lang, upcoming=upcoming, deliveries=deliveries, problems=problems)
 
     def preview_reply(self, snap: StudySnapshot, lang: str) -> Reply:
