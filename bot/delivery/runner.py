@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -232,10 +233,6 @@ class ReminderRunner:
         if job is not None:
             job.remove()
 
-    def next_wakeup(self, study_id: int) -> datetime | None:
-        job = self.scheduler.get_job(f"study:{study_id}")
-        return None if job is None else job.next_run_time
-
     async def rearm_all(self) -> None:
         """Run and re-arm every study: at start, after the clock moved, and as a periodic sweep.
 
@@ -338,8 +335,11 @@ class ReminderRunner:
             # The study may have changed while this waited in the queue or between retries: post only what
             # the plan still holds, rendered from the plan as it is now.
             planned = self._replan(snap, item.planned.occurrence, item.planned.kind)
-            if planned is None or held_by_pause(planned, paused=snap.paused) or planned.occurrence <= self.clock.now():
-                await self._drop(item, snap.reminder_channel_id, attempts)
+            if planned is not None and held_by_pause(planned, paused=snap.paused):
+                await self._drop(item, snap.reminder_channel_id, attempts, reason="reminders paused")
+                return
+            if planned is None or planned.occurrence <= self.clock.now():
+                await self._drop(item, snap.reminder_channel_id, attempts, reason="session changed before it was sent")
                 return
             reply = self.render(snap, planned, late=item.late, nonce=item.nonce)
             await self.gate.wait()
@@ -358,7 +358,7 @@ class ReminderRunner:
             await self.ledger.mark_sent(item.delivery_id, message_id=message_id, attempts=attempts)
             return
 
-    async def _drop(self, item: QueuedSend, channel_id: int, attempts: int) -> None:
+    async def _drop(self, item: QueuedSend, channel_id: int, attempts: int, *, reason: str) -> None:
         """The delivery is no longer wanted; if an earlier attempt may have reached Discord, record that."""
         found = None
         if attempts:
@@ -367,13 +367,14 @@ class ReminderRunner:
         if found is not None:
             await self.ledger.mark_sent(item.delivery_id, message_id=found, attempts=attempts)
         else:
-            await self.ledger.mark_missed(item.delivery_id, error="session changed before it was sent")
+            await self.ledger.mark_missed(item.delivery_id, error=reason)
 
     # --- admin views ------------------------------------------------------------------------------
-    async def status_reply(self, snap: StudySnapshot, lang: str) -> Reply:
+    async def status_reply(self, snap: StudySnapshot, lang: str, *, also: Sequence[str] = ()) -> Reply:
+        """The status card; `also`: problems the caller found (e.g. the bot's permissions in the channel)."""
         upcoming = await self.upcoming(snap, 3)
         deliveries = await self.ledger.latest(study_id=snap.id, limit=8)
-        problems = [t(lang, key, **params) for key, params in self.problems.of(snap.id)]
+        problems = [*also, *(t(lang, key, **params) for key, params in self.problems.of(snap.id))]
         return render_status(snap, lang, upcoming=upcoming, deliveries=deliveries, problems=problems)
 
     def preview_reply(self, snap: StudySnapshot, lang: str) -> Reply:

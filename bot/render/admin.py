@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from bot.core.model import StudySnapshot
@@ -88,6 +89,11 @@ def _value(field: str | None, value: Any, lang: str) -> str:
         return t(lang, "common.yes" if value else "common.no")
     if field in _ID_FIELDS and isinstance(value, int):
         return _ID_FIELDS[field].format(value)
+    if field == "moved_to" and isinstance(value, str):
+        with contextlib.suppress(ValueError):
+            moment = datetime.fromisoformat(value)
+            if moment.tzinfo is not None:
+                return timestamp(moment, "f")  # each reader sees it in their own timezone
     if field == "offsets" and isinstance(value, str) and value.replace(",", "").isdigit():
         return ", ".join(format_offset(timedelta(minutes=int(m))) for m in value.split(","))
     text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)

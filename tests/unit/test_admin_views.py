@@ -215,6 +215,6 @@ def test_a_new_session_change_lists_only_what_it_sets() -> None:
         render_audit([e], "en").embeds[0].description.splitlines()[1:] for e in (move, cancel, restore)
     )
 
-    assert moved == ["• `moved_to`: - → 2026-12-11T09:00:00+09:00"]
+    assert moved == [f"• `moved_to`: - → <t:{int(datetime(2026, 12, 11, 0, 0, tzinfo=UTC).timestamp())}:f>"]
     assert cancelled == ["• `cancelled`: - → yes"]
     assert restored == ["• `cancelled`: yes → no", "• `reason`: 연말 → -"]
