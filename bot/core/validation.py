@@ -50,6 +50,9 @@ URL_MAX = 500  # the database column's size
 DURATION_MAX = 24 * 60
 OFFSET_MAX = timedelta(days=14)
 OFFSETS_MAX_COUNT = 5
+MEMBERS_MAX = 200
+WEEKS_MAX = 104
+MATERIALS_MAX = 50  # per week, and study-wide
 SNOWFLAKE_MAX = 2**63 - 1  # Discord ids are stored as signed 64-bit integers
 LOCALES = ("ko", "en")
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
