@@ -31,19 +31,19 @@ Schema (every key is listed; a key not listed here is an error, so typos never p
     blog = ""                         # optional; empty or an http(s) URL
     joined = 2026-12-03               # optional TOML date
 
-    [[resource]]                      # study-wide materials
-    title = "…"                       # 1-200 characters
+    [[resource]]                      # study-wide materials, up to 50
+    title = "…"                       # 1-200 characters of plain text
     title_en = "…"                    # optional, up to 200 characters
-    url = "https://…"                 # http(s) with a host
+    url = "https://…"                 # http(s) with a real host; stored normalized
     kind = "repo"                     # tutorial | video | course | repo | slides | book | article |
                                       # notebook | link (default link)
 
-    [[week]]                          # numbered 1, 2, … N in file order, no gaps
+    [[week]]                          # numbered 1, 2, … N (N ≤ 104) in file order, no gaps
     number = 1
     title = "…"                       # in the study's language
     title_en = "…"                    # optional
     notes = "…"                       # optional, up to 1000 characters, may span lines
-      [[week.material]]               # same keys as [[resource]]
+      [[week.material]]               # same keys as [[resource]]; up to 50 per week
       title = "…"
       url = "https://…"
       kind = "tutorial"
