@@ -300,7 +300,7 @@ def check_date_range(day: date, today: date, *, field: str) -> date:
 # --------------------------------------------------------------------------------------------------
 # Reminder offsets
 
-_OFFSET_ITEM = re.compile(r"(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?")
+_OFFSET_ITEM = re.compile(r"(?:(\d{1,6})d)?(?:(\d{1,6})h)?(?:(\d{1,6})m)?")
 OFFSETS_OFF = ("off", "none", "끄기", "없음")
 
 
@@ -318,10 +318,9 @@ def parse_offset(value: object, *, field: str = "offsets") -> timedelta:
         minutes = days * 24 * 60 + hours * 60 + mins
     else:
         raise UserError("error.bad_offsets", field=field, value=shown(value))
-    offset = timedelta(minutes=minutes)
-    if not timedelta(minutes=1) <= offset <= OFFSET_MAX:
+    if not 1 <= minutes <= OFFSET_MAX.total_seconds() // 60:
         raise UserError("error.bad_offsets", field=field, value=shown(value))
-    return offset
+    return timedelta(minutes=minutes)
 
 
 def check_offsets(offsets: list[timedelta], *, field: str = "offsets", shown_as: str = "") -> tuple[timedelta, ...]:

@@ -231,7 +231,7 @@ def test_the_everyone_role_is_the_servers_own_id() -> None:
 
 def test_offsets_typed_in_discord_follow_the_files_spelling() -> None:
     assert parse_offsets("1h, 1d") == (timedelta(days=1), timedelta(hours=1))
-    for bad in ("30m1h", "1h, 60m", "15d", "1d,2h,3h,4h,5h,6h"):
+    for bad in ("30m1h", "1h, 60m", "15d", "1d,2h,3h,4h,5h,6h", "99999999999d", ",", "every day"):
         with pytest.raises(UserError):
             parse_offsets(bad)
 
