@@ -56,7 +56,7 @@ def _settings(args: argparse.Namespace, *, require_token: bool) -> Settings:
         return settings_from_mapping(
             {}, source="(no config file)", base_dir=Path.cwd(), environ=os.environ, require_token=False
         )
-    return load_settings(path or DEFAULT_CONFIG_PATH, require_token=require_token)
+    return load_settings(path or DEFAULT_CONFIG_PATH, require_token=require_token, require_study=args.command == "run")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

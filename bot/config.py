@@ -14,11 +14,17 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
+from bot.core import validation as rules
+from bot.errors import UserError
+from bot.i18n.catalogue import t
+
 DEFAULT_CONFIG_PATH = Path("config.toml")
 DEFAULT_API_BASE_URL = "https://discord.com/api/v10"
 DEFAULT_GATEWAY_URL = "wss://gateway.discord.gg/"
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///studybot.db"
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+# The server id written in config.example.toml: a copy that still holds it was never filled in.
+EXAMPLE_GUILD_ID = 123456789012345678
 
 
 class ConfigError(Exception):
@@ -62,9 +68,16 @@ _ALLOWED = {
 
 
 def load_settings(
-    path: Path | None = None, *, environ: Mapping[str, str] | None = None, require_token: bool = True
+    path: Path | None = None,
+    *,
+    environ: Mapping[str, str] | None = None,
+    require_token: bool = True,
+    require_study: bool = False,
 ) -> Settings:
-    """Read `path` (default ./config.toml), apply the environment (`DISCORD_TOKEN`, `STUDYBOT_DATABASE_URL`)."""
+    """Read `path` (default ./config.toml), apply the environment (`DISCORD_TOKEN`, `STUDYBOT_DATABASE_URL`).
+
+    `require_study` is for serving: a bot with no [[study]] would connect and then do nothing, silently.
+    """
     env = os.environ if environ is None else environ
     path = path or DEFAULT_CONFIG_PATH
     source = str(path)
@@ -77,7 +90,12 @@ def load_settings(
     except OSError as exc:
         raise ConfigError(source, "(file)", f"cannot be read: {exc.strerror or exc}") from exc
     return settings_from_mapping(
-        raw, source=source, base_dir=path.resolve().parent, environ=env, require_token=require_token
+        raw,
+        source=source,
+        base_dir=path.resolve().parent,
+        environ=env,
+        require_token=require_token,
+        require_study=require_study,
     )
 
 
@@ -88,6 +106,7 @@ def settings_from_mapping(
     base_dir: Path,
     environ: Mapping[str, str],
     require_token: bool = True,
+    require_study: bool = False,
 ) -> Settings:
     _check_keys(raw, "", source)
     discord = _table(raw, "discord", source)
@@ -125,6 +144,13 @@ def settings_from_mapping(
     studies_raw = raw.get("study", [])
     if not isinstance(studies_raw, list):
         raise ConfigError(source, "study", "must be an array of tables ([[study]])")
+    if require_study and not studies_raw:
+        raise ConfigError(
+            source,
+            "study",
+            "is missing: add one [[study]] table per Discord server with its guild_id "
+            "(see config.example.toml); without one the bot would connect and serve no study",
+        )
     studies: list[StudyConfig] = []
     seen: set[int] = set()
     for index, item in enumerate(studies_raw):
@@ -134,6 +160,13 @@ def settings_from_mapping(
         _check_keys(item, "study", source, shown=key)
         guild_id = _snowflake(item, f"{key}.guild_id", "guild_id", source, required=True)
         assert guild_id is not None
+        if guild_id == EXAMPLE_GUILD_ID:
+            raise ConfigError(
+                source,
+                f"{key}.guild_id",
+                f"is still the example's placeholder ({EXAMPLE_GUILD_ID}): put your server's id here "
+                "(Discord → Settings → Advanced → Developer Mode, then right-click the server → Copy Server ID)",
+            )
         if guild_id in seen:
             raise ConfigError(source, f"{key}.guild_id", f"repeats guild {guild_id}: one [[study]] per server")
         seen.add(guild_id)
@@ -152,8 +185,8 @@ def settings_from_mapping(
                 guild_id=guild_id,
                 definition=definition,
                 reminder_channel_id=_snowflake(item, f"{key}.reminder_channel_id", "reminder_channel_id", source),
-                ping_role_id=_snowflake(item, f"{key}.ping_role_id", "ping_role_id", source),
-                admin_role_id=_snowflake(item, f"{key}.admin_role_id", "admin_role_id", source),
+                ping_role_id=_role(item, f"{key}.ping_role_id", "ping_role_id", source, guild_id),
+                admin_role_id=_role(item, f"{key}.admin_role_id", "admin_role_id", source, guild_id),
             )
         )
     return Settings(
@@ -212,8 +245,10 @@ def _snowflake(table: Mapping[str, Any], key: str, name: str, source: str, *, re
     value = table.get(name, 0)
     if isinstance(value, str) and value.isdigit():
         value = int(value)
-    if not isinstance(value, int) or isinstance(value, bool) or value < 0 or value >= 2**64:
-        raise ConfigError(source, key, "must be a Discord id (a positive whole number; 0 means unset)")
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0 or value > rules.SNOWFLAKE_MAX:
+        raise ConfigError(
+            source, key, f"must be a Discord id (a positive whole number up to {rules.SNOWFLAKE_MAX}; 0 means unset)"
+        )
     if value == 0:
         if required:
             raise ConfigError(
@@ -221,3 +256,15 @@ def _snowflake(table: Mapping[str, Any], key: str, name: str, source: str, *, re
             )
         return None
     return value
+
+
+def _role(table: Mapping[str, Any], key: str, name: str, source: str, guild_id: int) -> int | None:
+    """A role id, checked by the same rule as `/admin settings`: never the @everyone role."""
+    role_id = _snowflake(table, key, name, source)
+    try:
+        return rules.check_ping_role(role_id, guild_id=guild_id, field=key)
+    except UserError as exc:
+        message = t("en", exc.key, **exc.params)
+        raise ConfigError(
+            source, key, f"is {role_id}, the server's own id, which is the @everyone role. {message}"
+        ) from None

@@ -17,6 +17,7 @@ from bot.render.embeds import (
     EmbedField,
     EmbedSpec,
     Reply,
+    bare_link,
     fit,
     timestamp,
 )
@@ -46,7 +47,7 @@ def render_settings(snap: StudySnapshot, lang: str, *, changed: bool) -> Reply:
                 minutes=int(rec.duration.total_seconds() // 60),
             ),
         ),
-        (t(lang, "settings.place"), f"{escape_markdown(snap.place.name)} {snap.place.url}".strip()),
+        (t(lang, "settings.place"), f"{escape_markdown(snap.place.name)} {bare_link(snap.place.url)}".strip()),
         (t(lang, "settings.offsets"), ", ".join(format_offset(o) for o in snap.reminder_offsets) or none),
         (t(lang, "settings.language"), snap.locale),
         (t(lang, "settings.first_session"), rec.first_date.isoformat()),

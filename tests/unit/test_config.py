@@ -162,11 +162,50 @@ def test_relative_definition_path_is_resolved_against_the_config_files_folder(
     assert settings.studies[0].definition.resolve() == definition.resolve()
 
 
-@pytest.mark.skipif(not EXAMPLE_CONFIG.exists(), reason="config.example.toml is not written yet")
-def test_example_config_at_the_repo_root_parses_without_a_token() -> None:
-    settings = load_settings(EXAMPLE_CONFIG, environ={}, require_token=False)
+def test_example_config_is_refused_until_its_placeholder_server_id_is_replaced(tmp_path: Path) -> None:
+    """A copy of the example that was never filled in must not start silently against a made-up server."""
+    with pytest.raises(ConfigError) as caught:
+        load_settings(EXAMPLE_CONFIG, environ={}, require_token=False)
 
-    assert settings.source == str(EXAMPLE_CONFIG)
+    assert caught.value.key == "study[1].guild_id"
+    assert str(EXAMPLE_CONFIG) in str(caught.value) and "placeholder" in str(caught.value)
+    assert "Copy Server ID" in str(caught.value)
+    filled = EXAMPLE_CONFIG.read_text(encoding="utf-8").replace("123456789012345678", "900000000000000009")
+    filled = filled.replace('"studies/pytorch-study.toml"', f'"{SEED_STUDY.as_posix()}"')
+    settings = load(write(tmp_path, filled), require_token=False)
+    assert settings.studies[0].guild_id == 900000000000000009
+
+
+def test_serving_without_any_study_is_refused_naming_the_key(tmp_path: Path) -> None:
+    path = write(tmp_path, TOKEN)
+
+    with pytest.raises(ConfigError) as caught:
+        load(path, require_study=True)
+
+    assert caught.value.key == "study"
+    assert str(path) in str(caught.value) and "[[study]]" in str(caught.value)
+    assert load(path).studies == ()  # offline commands (import, export) need no [[study]]
+
+
+@pytest.mark.parametrize("name", ["ping_role_id", "admin_role_id"])
+def test_the_everyone_role_is_refused_as_in_admin_settings(tmp_path: Path, name: str) -> None:
+    """The @everyone role's id is the server's id; `/admin settings` refuses it, and so does the config."""
+    path = write(tmp_path, TOKEN + f"[[study]]\nguild_id = 900000000000000001\n{name} = 900000000000000001\n")
+
+    with pytest.raises(ConfigError) as caught:
+        load(path)
+
+    assert caught.value.key == f"study[1].{name}"
+    assert "@everyone" in str(caught.value) and str(path) in str(caught.value)
+
+
+def test_discord_ids_share_the_databases_limit(tmp_path: Path) -> None:
+    path = write(tmp_path, TOKEN + "[[study]]\nguild_id = 9223372036854775808\n")
+
+    with pytest.raises(ConfigError) as caught:
+        load(path)
+
+    assert "9223372036854775807" in str(caught.value)
 
 
 # --------------------------------------------------------------------------------------------------
