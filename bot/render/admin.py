@@ -72,6 +72,9 @@ a value is never cut: it only continues."""
 _ID_FIELDS = {"channel": "<#{}>", "ping_role": "<@&{}>", "admin_role": "<@&{}>", "user": "<@{}>"}
 
 
+_LINK_FIELDS = frozenset({"place_url", "url", "github", "blog"})
+
+
 def _decode(raw: str) -> Any:
     if not raw:
         return None
@@ -97,6 +100,8 @@ def _value(field: str | None, value: Any, lang: str) -> str:
                 return timestamp(moment, "f")  # each reader sees it in their own timezone
     if field == "offsets" and isinstance(value, str) and value.replace(",", "").isdigit():
         return ", ".join(format_offset(timedelta(minutes=int(m))) for m in value.split(","))
+    if field in _LINK_FIELDS and isinstance(value, str) and bare_link(value):
+        return bare_link(value)  # whole and clickable, and nothing around it can join it
     text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
     return escape_markdown(text)
 
