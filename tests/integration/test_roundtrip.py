@@ -111,6 +111,24 @@ async def test_the_shipped_file_imports_exports_and_imports_again_unchanged(runt
     await assert_lossless(runtime, GUILD_ID, OTHER_GUILD)
 
 
+async def test_links_stored_before_normalization_export_in_their_normalized_form(runtime: Runtime) -> None:
+    from sqlalchemy import update
+
+    from bot.db import models as db
+
+    async with runtime.sessionmaker() as session, session.begin():
+        await session.execute(
+            update(db.Material).where(db.Material.position == 0).values(url="https://a.example/x)[y](https://p.example")
+        )
+        await session.execute(update(db.Study).values(location_url="https://App.Gather.town/(room)"))
+
+    exported, parsed = await file_round_trip(runtime)
+
+    assert parsed == exported
+    assert exported.location_url == "https://app.gather.town/%28room%29"
+    assert exported.resources[0].url == "https://a.example/x%29%5By%5D%28https://p.example"
+
+
 # --------------------------------------------------------------------------------------------------
 # Item: first_session on the wrong weekday — one rule, one message, both ways in
 
