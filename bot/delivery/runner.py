@@ -233,6 +233,11 @@ class ReminderRunner:
         if job is not None:
             job.remove()
 
+    def next_wakeup(self, study_id: int) -> datetime | None:
+        """When the study's job is armed to wake next (real time); None when nothing is planned."""
+        job = self.scheduler.get_job(f"study:{study_id}")
+        return None if job is None else job.next_run_time
+
     async def rearm_all(self) -> None:
         """Run and re-arm every study: at start, after the clock moved, and as a periodic sweep.
 

@@ -60,7 +60,7 @@ async def test_audit_shows_the_whole_changed_link_and_a_repeat_is_not_logged(run
     assert again.startswith("⚠️") and "Nothing changed" in again
     assert await snapshot_tables(running) == before and (await study(running)).revision == revision
     audit = await admin(running, "admin audit", {"count": 1}, "en-US")
-    assert "`place_url`: https://app.gather.town/ → " + PLACE in audit
+    assert "`place_url`: <https://app.gather.town/> → <" + PLACE + ">" in audit
     assert "weekday" not in audit and "Gather Town" not in audit
 
 
