@@ -18,14 +18,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from bot.core.model import Member, StudySnapshot
 from bot.core.schedule import Session, build_schedule, current_index, session_for_week, upcoming_or_ongoing
 from bot.core.validation import clean_text, clean_url
 from bot.db import models as db
-from bot.db.repositories import MemberRepository
+from bot.db.repositories import MemberRepository, StudyLogRepository
 from bot.errors import UserError
 from bot.services.base import Actor, Service
 
@@ -116,7 +113,9 @@ class LogService(Service):
             member = await MemberRepository.by_user(db_session, study_id=study.id, user_id=user_id)
             if member is None:
                 raise UserError("log.not_linked")
-            existing = await self._rows(db_session, study.id, member_id=member.id, day=session.original_date)
+            existing = await StudyLogRepository.find(
+                db_session, study_id=study.id, member_id=member.id, original_date=session.original_date
+            )
             if any(row.url == link for row in existing):
                 raise UserError("log.duplicate", week=session.week)
             if len(existing) >= LOGS_PER_WEEK_MAX:
@@ -150,15 +149,9 @@ class LogService(Service):
             member = await MemberRepository.by_user(db_session, study_id=study.id, user_id=user_id)
             if member is None:
                 raise UserError("log.not_linked")
-            row = (
-                await db_session.execute(
-                    select(db.StudyLog).where(
-                        db.StudyLog.id == int(match.group(1)),
-                        db.StudyLog.study_id == study.id,
-                        db.StudyLog.member_id == member.id,  # only one's own
-                    )
-                )
-            ).scalar_one_or_none()
+            row = await StudyLogRepository.own(
+                db_session, study_id=study.id, member_id=member.id, log_id=int(match.group(1))
+            )
             if row is None:
                 raise UserError("log.unknown", ref=ref.strip()[:40])
             entry = _entry(row, {member.id: member.name}, weeks)
@@ -195,7 +188,7 @@ class LogService(Service):
         member = linked_member(snap, user_id)
         weeks = self._weeks(snap)
         async with self.sessionmaker() as db_session:
-            rows = await self._rows(db_session, snap.id, member_id=member.id)
+            rows = await StudyLogRepository.find(db_session, study_id=snap.id, member_id=member.id)
         entries = [_entry(row, {member.id: member.name}, weeks) for row in rows]
         return member, sorted(entries, key=lambda e: (e.original_date, e.id))
 
@@ -203,31 +196,10 @@ class LogService(Service):
         names = {m.id: m.name for m in snap.members}
         weeks = self._weeks(snap)
         async with self.sessionmaker() as db_session:
-            rows = await self._rows(db_session, study_id, day=day)
+            rows = await StudyLogRepository.find(db_session, study_id=study_id, original_date=day)
         return [_entry(row, names, weeks) for row in rows]
 
     async def posted(self, *, study_id: int) -> set[tuple[int, date]]:
         """Every (member id, session date) with at least one log: what the progress picture marks."""
         async with self.sessionmaker() as db_session:
-            result = await db_session.execute(
-                select(db.StudyLog.member_id, db.StudyLog.original_date)
-                .where(db.StudyLog.study_id == study_id)
-                .distinct()
-            )
-            return {(member_id, day) for member_id, day in result.all()}
-
-    async def count(self, *, study_id: int) -> int:
-        async with self.sessionmaker() as db_session:
-            query = select(func.count()).select_from(db.StudyLog).where(db.StudyLog.study_id == study_id)
-            return int((await db_session.execute(query)).scalar_one())
-
-    @staticmethod
-    async def _rows(
-        db_session: AsyncSession, study_id: int, *, member_id: int | None = None, day: date | None = None
-    ) -> Sequence[db.StudyLog]:
-        query = select(db.StudyLog).where(db.StudyLog.study_id == study_id)
-        if member_id is not None:
-            query = query.where(db.StudyLog.member_id == member_id)
-        if day is not None:
-            query = query.where(db.StudyLog.original_date == day)
-        return (await db_session.execute(query.order_by(db.StudyLog.created_at, db.StudyLog.id))).scalars().all()
+            return await StudyLogRepository.posted(db_session, study_id=study_id)

@@ -109,7 +109,7 @@ def test_a_study_without_guide_still_parses_and_dumps_without_one() -> None:
             "do not overlap",
         ),
         (
-            "[guide.ko]\npurpose='x'\npractice='y'\n[[guide.ko.stage]]\nfirst_week=1\nlast_week=1\ntitle='a\\nb'\n",
+            "[guide.ko]\npurpose='x'\npractice='y'\n[[guide.ko.stage]]\nfirst_week=1\nlast_week=1\ntitle=\"a\\nb\"\n",
             "guide.ko.stage[1].title",
             "control character",
         ),
