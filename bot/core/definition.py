@@ -756,9 +756,12 @@ def _parse_guide_section(reader: _Reader, raw: object, key: str, week_count: int
             reader.required(stage, here, "first_week"), _join(here, "first_week"), 1, last_allowed, "a week number"
         )
         last = reader.integer(
-            reader.required(stage, here, "last_week"), _join(here, "last_week"), first, last_allowed,
+            reader.required(stage, here, "last_week"),
+            _join(here, "last_week"),
+            first,
+            last_allowed,
             "a week number, not before first_week",
-        )  # fmt: skip
+        )
         if stages and first <= stages[-1].last_week:
             raise reader.fail(
                 _join(here, "first_week"),
@@ -784,25 +787,36 @@ def _parse_guide_section(reader: _Reader, raw: object, key: str, week_count: int
         entry = reader.table(item, here, _GUIDE_FRAMEWORK_KEYS, f"a [[{framework_key}]] section")
         frameworks.append(
             GuideFramework(
-                name=reader.text(reader.required(entry, here, "name"), _join(here, "name"), limit=MAX_NAME, required=True),
+                name=reader.text(
+                    reader.required(entry, here, "name"), _join(here, "name"), limit=MAX_NAME, required=True
+                ),
                 notes=reader.text(
-                    reader.required(entry, here, "notes"), _join(here, "notes"), limit=MAX_FRAMEWORK_NOTES,
-                    required=True, multiline=True,
+                    reader.required(entry, here, "notes"),
+                    _join(here, "notes"),
+                    limit=MAX_FRAMEWORK_NOTES,
+                    required=True,
+                    multiline=True,
                 ),
             )
-        )  # fmt: skip
+        )
     return GuideSection(
         purpose=reader.text(
-            reader.required(table, key, "purpose"), _join(key, "purpose"), limit=MAX_GUIDE_TEXT, required=True,
+            reader.required(table, key, "purpose"),
+            _join(key, "purpose"),
+            limit=MAX_GUIDE_TEXT,
+            required=True,
             multiline=True,
         ),
         practice=reader.text(
-            reader.required(table, key, "practice"), _join(key, "practice"), limit=MAX_GUIDE_TEXT, required=True,
+            reader.required(table, key, "practice"),
+            _join(key, "practice"),
+            limit=MAX_GUIDE_TEXT,
+            required=True,
             multiline=True,
         ),
         stages=tuple(stages),
         frameworks=tuple(frameworks),
-    )  # fmt: skip
+    )
 
 
 def _dump_guide(guide: GuideDefinition) -> list[str]:

@@ -32,7 +32,9 @@ def render_guide(snap: StudySnapshot, lang: str) -> Reply:
             )
             line = f"**{weeks}** · {stage.title}"
             lines.append(f"{line}\n{stage.about}" if stage.about else line)
-        fields.append(EmbedField(t(lang, "guide.stages"), join_lines(lines, FIELD_VALUE_MAX, t(lang, "common.more", n="{n}"))))
+        fields.append(
+            EmbedField(t(lang, "guide.stages"), join_lines(lines, FIELD_VALUE_MAX, t(lang, "common.more", n="{n}")))
+        )
     fields += [EmbedField(f"🧰 {framework.name}", framework.notes) for framework in section.frameworks]
     embed = EmbedSpec(
         title=t(lang, "guide.title", study=snap.name),

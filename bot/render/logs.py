@@ -92,8 +92,11 @@ def render_mine(snap: StudySnapshot, member: Member, entries: Sequence[LogEntry]
 
 
 def render_added(entry: LogEntry, lang: str) -> Reply:
-    return Reply(content="✅ " + t(lang, "log.added", week=entry.week, date=entry.original_date.isoformat(),
-                                   link=link(entry.url)), ephemeral=True)  # fmt: skip
+    return Reply(
+        content="✅ "
+        + t(lang, "log.added", week=entry.week, date=entry.original_date.isoformat(), link=link(entry.url)),
+        ephemeral=True,
+    )
 
 
 def render_removed(entry: LogEntry, lang: str) -> Reply:

@@ -24,6 +24,7 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime
 from enum import StrEnum
 from pathlib import Path
+from typing import Any
 
 from matplotlib import font_manager
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -139,9 +140,7 @@ def build_progress(
     held_sessions = [s for s in sessions if not s.cancelled and s.week is not None]
     all_rows: list[tuple[int, ProgressRow]] = []
     for member_id, name in members:
-        marks = tuple(
-            _mark(attendance.get((member_id, s.original_date)), s.end <= now) for s in held_sessions
-        )
+        marks = tuple(_mark(attendance.get((member_id, s.original_date)), s.end <= now) for s in held_sessions)
         posted = tuple((member_id, s.original_date) in logs for s in held_sessions)
         all_rows.append((member_id, ProgressRow(name=name, marks=marks, logs=posted)))
     weeks = []
@@ -294,8 +293,8 @@ def render_progress(data: ProgressData) -> bytes:
     def col(index: float) -> float:
         return left + (index + 0.5) * cell_w
 
-    def text(x: float, y: float, value: str, size: float, **kwargs: object) -> None:
-        ax.text(x, y, value, fontproperties=fonts.get(value, size, str(kwargs.pop("weight", "normal"))), **kwargs)
+    def text(x: float, y: float, value: str, size: float, weight: str = "normal", **kwargs: Any) -> None:
+        ax.text(x, y, value, fontproperties=fonts.get(value, size, weight), **kwargs)
 
     text(0.3, 0.32, data.labels.title, 14, weight="bold", va="center")
     text(0.3, 0.62, data.labels.subtitle, 9, va="center", color="#555")
@@ -308,8 +307,9 @@ def render_progress(data: ProgressData) -> bytes:
     for number, (first, last, stage) in enumerate(_stage_runs(data.weeks)):
         x0 = left + first * cell_w
         ax.add_patch(
-            Rectangle((x0, y), (last - first + 1) * cell_w, stage_h, lw=0,
-                      color=_STAGE_COLORS[number % len(_STAGE_COLORS)])  # fmt: skip
+            Rectangle(
+                (x0, y), (last - first + 1) * cell_w, stage_h, lw=0, color=_STAGE_COLORS[number % len(_STAGE_COLORS)]
+            )
         )
         if stage:
             room = (last - first + 1) * cell_w / 0.095  # ~0.095 inch per character at 8 pt
@@ -322,26 +322,41 @@ def render_progress(data: ProgressData) -> bytes:
     base = y + rate_h
     ax.hlines([base - rate_h * f for f in (0, 0.5, 1)], left, left + grid_w, colors="#c8ccd0", linewidths=0.6)
     for fraction in (0, 0.5, 1):
-        text(left - 0.06, base - rate_h * fraction, f"{round(fraction * 100)}%", 7, ha="right", va="center",
-             color="#555")  # fmt: skip
+        text(
+            left - 0.06, base - rate_h * fraction, f"{round(fraction * 100)}%", 7, ha="right", va="center", color="#555"
+        )
     text(left - 0.5, base - rate_h / 2, data.labels.rate, 8, ha="right", va="center", color="#555")
     heights = [(w.rate or 0.0) * rate_h for w in data.weeks]
     bars = [(col(i), h) for i, h in enumerate(heights) if h > 0]
     if bars:  # one line collection, as thick as a bar: far cheaper than a patch per bar
-        ax.vlines([b[0] for b in bars], [base - b[1] for b in bars], base, colors="#4b7bec",
-                  linewidths=cell_w * 0.7 * 72)  # fmt: skip
+        ax.vlines(
+            [b[0] for b in bars], [base - b[1] for b in bars], base, colors="#4b7bec", linewidths=cell_w * 0.7 * 72
+        )
     if len(data.weeks) <= 26:
         for index, week in enumerate(data.weeks):
             if week.rate is not None:
-                text(col(index), base - week.rate * rate_h - 0.03, f"{round(week.rate * 100)}", 7, ha="center",
-                     va="bottom")  # fmt: skip
+                text(
+                    col(index),
+                    base - week.rate * rate_h - 0.03,
+                    f"{round(week.rate * 100)}",
+                    7,
+                    ha="center",
+                    va="bottom",
+                )
 
     # The grid: one row per member, one column per week; a dot marks a posted log.
     y = grid_top
-    index = {mark: i for i, mark in enumerate(_ORDER)}
-    matrix = [[index[m] for m in row.marks] or [0] for row in data.rows] or [[0] * n_weeks]
-    ax.imshow(matrix, cmap=_CMAP, vmin=0, vmax=len(_ORDER) - 1, aspect="auto", interpolation="nearest",
-              extent=(left, left + grid_w, y + grid_h, y))  # fmt: skip
+    codes = {mark: i for i, mark in enumerate(_ORDER)}
+    matrix = [[codes[m] for m in row.marks] or [0] for row in data.rows] or [[0] * n_weeks]
+    ax.imshow(
+        matrix,
+        cmap=_CMAP,
+        vmin=0,
+        vmax=len(_ORDER) - 1,
+        aspect="auto",
+        interpolation="nearest",
+        extent=(left, left + grid_w, y + grid_h, y),
+    )
     ax.vlines([left + x * cell_w for x in range(1, n_weeks)], y, y + grid_h, colors="white", linewidths=1.2)
     ax.hlines([y + r * _CELL_H for r in range(1, n_rows)], left, left + grid_w, colors="white", linewidths=1.2)
     dots = [(col(x), y + (r + 0.5) * _CELL_H) for r, row in enumerate(data.rows) for x, p in enumerate(row.logs) if p]
@@ -350,20 +365,20 @@ def render_progress(data: ProgressData) -> bytes:
     for r, row in enumerate(data.rows):
         text(left - 0.08, y + (r + 0.5) * _CELL_H, _short(row.name), 8.5, ha="right", va="center")
     labels_y = y + grid_h + 0.05
-    for x, week in enumerate(data.weeks):
+    for column, week in enumerate(data.weeks):
         label = f"{week.number}\n{week.day.month}/{week.day.day}" if n_weeks <= 26 else f"{week.number}"
-        text(col(x), labels_y, label, 6.5, ha="center", va="top", linespacing=1.1)
+        text(col(column), labels_y, label, 6.5, ha="center", va="top", linespacing=1.1)
 
     # Legend: coloured squares and the log dot, on one line.
     legend_y = height - 0.55
-    x = 0.3
+    cursor = 0.3
     entries = [(m, data.labels.marks.get(m.value, m.value)) for m in (*_ORDER[1:], Mark.NONE)]
     for mark, label in entries:
-        ax.add_patch(Rectangle((x, legend_y - 0.07), 0.14, 0.14, color=_COLORS[mark], lw=0))
-        text(x + 0.2, legend_y, label, 8, va="center")
-        x += 0.35 + 0.11 * len(label)
-    ax.scatter([x + 0.07], [legend_y], s=12, c="#1f2328", marker="o", linewidths=0)
-    text(x + 0.2, legend_y, data.labels.log, 8, va="center")
+        ax.add_patch(Rectangle((cursor, legend_y - 0.07), 0.14, 0.14, color=_COLORS[mark], lw=0))
+        text(cursor + 0.2, legend_y, label, 8, va="center")
+        cursor += 0.35 + 0.11 * len(label)
+    ax.scatter([cursor + 0.07], [legend_y], s=12, c="#1f2328", marker="o", linewidths=0)
+    text(cursor + 0.2, legend_y, data.labels.log, 8, va="center")
     if named:
         line = f"{data.labels.stage}: " + "  ·  ".join(f"{i} {stage}" for i, stage in enumerate(named, start=1))
         text(0.3, height - 0.22, line, 8, va="center", color="#333")

@@ -12,8 +12,8 @@ from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.core.guide import guide_from_json, guide_to_json
 from bot.core.definition import MaterialDefinition, MemberDefinition, StudyDefinition, WeekDefinition
+from bot.core.guide import guide_from_json, guide_to_json
 from bot.core.model import MaterialKind, MemberRole, Recurrence
 from bot.core.schedule import first_slot_date
 from bot.db import models as db

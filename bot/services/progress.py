@@ -74,4 +74,6 @@ class ProgressService(Service):
             timezone=snap.recurrence.timezone,
             only=only,
         )
-        return split_progress(data, page_label=t(lang, "progress.page", first="{first}", last="{last}", total="{total}"))
+        return split_progress(
+            data, page_label=t(lang, "progress.page", first="{first}", last="{last}", total="{total}")
+        )

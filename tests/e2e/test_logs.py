@@ -36,9 +36,7 @@ async def test_log_add_board_mine_and_remove_in_korean_and_english(running: Offl
     before = await counts(running)
     added = await ask(standin, "log add", {"link": "https://github.com/kang/pytorch-study", "note": "텐서 정리"})
     assert added.ephemeral and "1주차(2026-12-03)" in added.content  # the default week is this week
-    added2 = await ask(
-        standin, "log add", {"link": "https://kang.tistory.com/12", "week": 2}, locale="en-US"
-    )
+    added2 = await ask(standin, "log add", {"link": "https://kang.tistory.com/12", "week": 2}, locale="en-US")
     assert added2.ephemeral and "week 2 (2026-12-10)" in added2.content
     after = await counts(running)
     assert after["logs"] == before["logs"] + 2 and after["audit"] == before["audit"] + 2

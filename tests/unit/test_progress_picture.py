@@ -83,8 +83,11 @@ def test_marks_rates_and_stages_follow_the_records_and_the_clock() -> None:
         labels=LABELS,
         sessions=plan,
         members=[(1, "강동연"), (2, "김동영"), (3, "김정은")],
-        attendance={(1, plan[0].original_date): "present", (2, plan[0].original_date): "excused",
-                    (1, plan[2].original_date): "late"},  # fmt: skip
+        attendance={
+            (1, plan[0].original_date): "present",
+            (2, plan[0].original_date): "excused",
+            (1, plan[2].original_date): "late",
+        },
         logs={(3, plan[3].original_date)},
         stages={1: "기초", 2: "기초"},
         now=now,
@@ -102,9 +105,16 @@ def test_marks_rates_and_stages_follow_the_records_and_the_clock() -> None:
     assert data.weeks[1].rate == pytest.approx(1 / 3)
     assert data.weeks[2].rate is None  # not held yet
     only = build_progress(
-        labels=LABELS, sessions=plan, members=[(1, "강동연"), (2, "김동영")], attendance={}, logs=set(),
-        stages={}, now=now, timezone="Asia/Seoul", only=2,
-    )  # fmt: skip
+        labels=LABELS,
+        sessions=plan,
+        members=[(1, "강동연"), (2, "김동영")],
+        attendance={},
+        logs=set(),
+        stages={},
+        now=now,
+        timezone="Asia/Seoul",
+        only=2,
+    )
     assert [row.name for row in only.rows] == ["김동영"]
     assert only.weeks[0].rate == 0.0  # the rate is still the whole study's
 

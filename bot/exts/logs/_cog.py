@@ -112,7 +112,10 @@ class LogGroup(app_commands.Group, name="log", description=_d("cmd.log.descripti
         linked_member(snap, interaction.user.id)
         await interaction.response.defer(ephemeral=True, thinking=True)
         on = await interaction.client.services.logs.set_nudge(
-            guild_id=interaction.guild_id, user_id=interaction.user.id, actor=_glue.actor(interaction), on=setting == "on"
+            guild_id=interaction.guild_id,
+            user_id=interaction.user.id,
+            actor=_glue.actor(interaction),
+            on=setting == "on",
         )
         await _glue.send(interaction, render_nudge(on, _glue.lang(interaction, snap)))
 
