@@ -296,7 +296,7 @@ def render_progress(data: ProgressData) -> bytes:
     def text(x: float, y: float, value: str, size: float, weight: str = "normal", **kwargs: Any) -> None:
         ax.text(x, y, value, fontproperties=fonts.get(value, size, weight), **kwargs)
 
-    text(0.3, 0.32, data.labels.title, 14, weight="bold", va="center")
+    text(0.3, 0.32, data.labels.title, 15, va="center")
     text(0.3, 0.62, data.labels.subtitle, 9, va="center", color="#555")
     if data.labels.page:
         text(0.3, 0.87, data.labels.page, 9, va="center", color="#555")
