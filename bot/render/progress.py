@@ -32,6 +32,7 @@ from matplotlib.colors import ListedColormap
 from matplotlib.figure import Figure
 from matplotlib.font_manager import FontProperties
 from matplotlib.patches import Rectangle
+from PIL import Image
 
 from bot.core.schedule import Session
 
@@ -383,8 +384,14 @@ def render_progress(data: ProgressData) -> bytes:
         line = f"{data.labels.stage}: " + "  ·  ".join(f"{i} {stage}" for i, stage in enumerate(named, start=1))
         text(0.3, height - 0.22, line, 8, va="center", color="#333")
 
+    # Encode RGB, not RGBA: the picture is opaque, and a quarter less data is a quarter less PNG work.
+    canvas = fig.canvas
+    assert isinstance(canvas, FigureCanvasAgg)
+    canvas.draw()  # type: ignore[no-untyped-call]
+    pixels = canvas.buffer_rgba()  # type: ignore[no-untyped-call]
+    image = Image.frombuffer("RGBA", canvas.get_width_height(), pixels, "raw", "RGBA", 0, 1)
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=_DPI, metadata={"Software": None}, pil_kwargs={"compress_level": 1})
+    image.convert("RGB").save(buffer, format="PNG", compress_level=1)
     return buffer.getvalue()
 
 
