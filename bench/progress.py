@@ -38,8 +38,7 @@ if str(ROOT) not in sys.path:
 from bot.clock import ShiftedClock  # noqa: E402
 from bot.core.schedule import Session  # noqa: E402
 from bot.offline import start_offline  # noqa: E402
-from bot.render.progress import ProgressData, build_progress, render_pages, split_progress  # noqa: E402
-from bot.services.progress import progress_labels  # noqa: E402
+from bot.render.progress import ProgressData, build_progress, progress_labels, render_pages, split_progress  # noqa: E402
 
 START = datetime(2026, 12, 3, 0, 0, tzinfo=UTC)
 NAMES = ["강동연", "김동영", "김정은", "노지민", "박설현", "박성돈", "박장호", "이재준", "장혜선", "차수연"]

@@ -21,7 +21,7 @@ import io
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -100,6 +100,20 @@ class ProgressData:
 
 # --------------------------------------------------------------------------------------------------
 # Building the data
+
+
+def progress_labels(study_name: str, today: date, lang: str) -> ProgressLabels:
+    """The picture's words in `lang`, from the catalogues."""
+    from bot.i18n import t
+
+    return ProgressLabels(
+        title=t(lang, "progress.title", study=study_name),
+        subtitle=t(lang, "progress.subtitle", date=today.isoformat()),
+        rate=t(lang, "progress.rate"),
+        stage=t(lang, "progress.stage"),
+        log=t(lang, "progress.log"),
+        marks={mark.value: t(lang, f"progress.mark.{mark.value}") for mark in Mark},
+    )
 
 
 def _mark(status: str | None, held: bool) -> Mark:
@@ -398,3 +412,38 @@ def render_progress(data: ProgressData) -> bytes:
 def render_pages(pages: Sequence[ProgressData]) -> list[bytes]:
     """Every page as a PNG, in order (run this in a worker thread)."""
     return [render_progress(page) for page in pages]
+
+
+def render_for_recap(
+    snapshot: Any,
+    schedule: Sequence[Session],
+    attendance: Mapping[int, Mapping[date, str]],
+    logs: Mapping[int, set[date]],
+    *,
+    lang: str,
+    now: datetime | None = None,
+) -> bytes:
+    """The first page of the picture from the shapes the recap post holds (statuses and log dates by member id).
+
+    Without `now`, sessions up to the last one anybody has a record for count as held (the recap is posted
+    right after a session, whose check-ins are in by then)."""
+    from bot.core.guide import stage_titles
+
+    flat = {(member, day): str(status) for member, days in attendance.items() for day, status in days.items()}
+    posted = {(member, day) for member, days in logs.items() for day in days}
+    if now is None:
+        recorded = {day for _, day in flat}
+        ends = [s.end for s in schedule if s.original_date in recorded]
+        now = max(ends) if ends else min((s.start for s in schedule), default=datetime(1970, 1, 1, tzinfo=UTC))
+    guide = getattr(snapshot, "guide", None)
+    data = build_progress(
+        labels=progress_labels(snapshot.name, now.date(), lang),
+        sessions=schedule,
+        members=[(m.id, m.name) for m in snapshot.members if m.active],
+        attendance=flat,
+        logs=posted,
+        stages=stage_titles(guide.for_locale(lang)) if guide is not None else {},
+        now=now,
+        timezone=snapshot.recurrence.timezone,
+    )
+    return render_progress(split_progress(data)[0])

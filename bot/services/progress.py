@@ -15,20 +15,9 @@ from bot.core.schedule import build_schedule, local
 from bot.db import models as db
 from bot.errors import UserError
 from bot.i18n import t
-from bot.render.progress import Mark, ProgressData, ProgressLabels, build_progress, split_progress
+from bot.render.progress import ProgressData, build_progress, progress_labels, split_progress
 from bot.services.base import Service
 from bot.services.logs import LogService
-
-
-def progress_labels(study_name: str, today: date, lang: str) -> ProgressLabels:
-    return ProgressLabels(
-        title=t(lang, "progress.title", study=study_name),
-        subtitle=t(lang, "progress.subtitle", date=today.isoformat()),
-        rate=t(lang, "progress.rate"),
-        stage=t(lang, "progress.stage"),
-        log=t(lang, "progress.log"),
-        marks={mark.value: t(lang, f"progress.mark.{mark.value}") for mark in Mark},
-    )
 
 
 class ProgressService(Service):

@@ -174,3 +174,22 @@ def test_without_the_hangul_font_korean_names_would_fail_these_tests(monkeypatch
     monkeypatch.setattr(progress, "_hangul_charmap", lambda: frozenset(range(128)))
     with pytest.warns(UserWarning, match="Glyph .* missing from font"):
         render_progress(sample(2, 2))
+
+
+@NO_MISSING_GLYPHS
+def test_the_recap_draws_from_statuses_and_log_dates_by_member() -> None:
+    from pathlib import Path
+
+    from bot.core.definition import load_definition
+    from bot.core.guide import guide_to_data
+    from bot.core.model import Guide
+    from bot.core.schedule import build_schedule
+    from bot.render.progress import render_for_recap
+    from tests.unit.test_render import snapshot_of
+
+    definition = load_definition(Path(__file__).resolve().parents[2] / "studies" / "pytorch-study.toml")
+    snap = snapshot_of(definition, guide=Guide(by_locale=guide_to_data(definition.guide)))
+    schedule = build_schedule(snap.recurrence, snap.changes, snap.week_count)
+    first = schedule[0].original_date
+    picture = render_for_recap(snap, schedule, {1: {first: "present"}, 2: {first: "late"}}, {1: {first}}, lang="ko")
+    assert png_size(picture)[0] >= 600
