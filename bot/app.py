@@ -38,6 +38,9 @@ EXTENSIONS = (
     "bot.exts.roster",
     "bot.exts.calendar",
     "bot.exts.admin",
+    "bot.exts.logs",
+    "bot.exts.progress",
+    "bot.exts.guide",
 )
 COMMAND_HASH_KEY = "command_tree_hash"
 

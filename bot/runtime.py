@@ -32,6 +32,8 @@ from bot.services.base import Actor
 from bot.services.curriculum import CurriculumService
 from bot.services.definitions import DefinitionService
 from bot.services.directory import StudyDirectory
+from bot.services.logs import LogService
+from bot.services.progress import ProgressService
 from bot.services.roster import RosterService
 from bot.services.sessions import SessionService
 from bot.services.settings import SettingsService
@@ -63,6 +65,8 @@ class ServiceSet:
     audit: AuditService
     definitions: DefinitionService
     state: BotStateStore
+    logs: LogService
+    progress: ProgressService
 
 
 @dataclass(slots=True)
@@ -105,6 +109,8 @@ async def open_runtime(settings: Settings, *, clock: Clock | None = None, migrat
         audit=AuditService(**common),  # type: ignore[arg-type]
         definitions=DefinitionService(**common),  # type: ignore[arg-type]
         state=BotStateStore(sessionmaker),
+        logs=LogService(**common),  # type: ignore[arg-type]
+        progress=ProgressService(**common),  # type: ignore[arg-type]
     )
     return Runtime(settings, engine, sessionmaker, clock, directory, services)
 

@@ -48,6 +48,9 @@ Schema (every key is listed; a key not listed here is an error, so typos never p
       url = "https://…"
       kind = "tutorial"
 
+    [guide.ko]                        # optional: the study guide (/guide), one table per language;
+                                      # schema in bot/core/guide.py
+
 Errors name the offending key as a dotted path. Positions in arrays of tables count from 1, the way
 a reader counts ``[[week]]`` headers in the file, so ``week[3].material[2].url`` is the URL of the
 second ``[[week.material]]`` under the third ``[[week]]``.
@@ -82,6 +85,19 @@ from typing import Any, TypeVar
 import tomli_w
 
 from bot.core import validation as rules
+from bot.core.guide import (
+    GUIDE_LANGUAGES,
+    MAX_FRAMEWORK_NOTES,
+    MAX_FRAMEWORKS,
+    MAX_GUIDE_TEXT,
+    MAX_STAGE_ABOUT,
+    MAX_STAGE_TITLE,
+    MAX_STAGES,
+    GuideDefinition,
+    GuideFramework,
+    GuideSection,
+    GuideStage,
+)
 from bot.core.model import MaterialKind, MemberRole, Recurrence
 from bot.errors import UserError
 from bot.i18n.catalogue import t
@@ -118,7 +134,7 @@ _WEEKDAY_ALIASES: dict[str, int] = {
 }
 
 
-_TOP_KEYS = ("study", "member", "resource", "week")
+_TOP_KEYS = ("study", "member", "resource", "week", "guide")
 _STUDY_KEYS = (
     "name",
     "description",
@@ -206,6 +222,7 @@ class StudyDefinition:
     members: tuple[MemberDefinition, ...] = ()
     resources: tuple[MaterialDefinition, ...] = ()
     weeks: tuple[WeekDefinition, ...] = ()
+    guide: GuideDefinition | None = None
 
     @property
     def recurrence(self) -> Recurrence:
@@ -551,6 +568,8 @@ def parse_definition(text: str, *, source: str = "<string>") -> StudyDefinition:
         _parse_week(reader, item, f"week[{position}]", position) for position, item in enumerate(raw_weeks, 1)
     )
 
+    guide = _parse_guide(reader, document.get("guide"), len(weeks))
+
     return StudyDefinition(
         name=name,
         description=description,
@@ -566,6 +585,7 @@ def parse_definition(text: str, *, source: str = "<string>") -> StudyDefinition:
         members=tuple(members),
         resources=resources,
         weeks=weeks,
+        guide=guide,
     )
 
 
@@ -655,4 +675,133 @@ def dump_definition(defn: StudyDefinition) -> str:
         sections.extend(
             _section("[[week.material]]", _material_fields(material), indent="  ") for material in week.materials
         )
+    if defn.guide is not None:
+        sections.extend(_dump_guide(defn.guide))
     return "\n".join(sections)
+
+
+# --------------------------------------------------------------------------------------------------
+# The [guide] section (schema in bot/core/guide.py)
+
+_GUIDE_SECTION_KEYS = ("purpose", "practice", "stage", "framework")
+_GUIDE_STAGE_KEYS = ("first_week", "last_week", "title", "about")
+_GUIDE_FRAMEWORK_KEYS = ("name", "notes")
+
+
+def _parse_guide(reader: _Reader, raw: object, week_count: int) -> GuideDefinition | None:
+    if raw is None:
+        return None
+    table = reader.table(raw, "guide", GUIDE_LANGUAGES, "[guide.ko] and/or [guide.en] sections")
+    if not table:
+        raise reader.fail("guide", "needs a [guide.ko] or [guide.en] section (or leave [guide] out)")
+    sections = tuple(
+        (language, _parse_guide_section(reader, table[language], f"guide.{language}", week_count))
+        for language in GUIDE_LANGUAGES
+        if language in table
+    )
+    if len(sections) == 2:
+        spans = [[(s.first_week, s.last_week) for s in section.stages] for _, section in sections]
+        if spans[0] != spans[1]:
+            raise reader.fail(
+                "guide.en.stage",
+                f"covers weeks {spans[1]} but guide.ko.stage covers {spans[0]}; "
+                "both languages must name the same stages",
+            )
+    return GuideDefinition(sections)
+
+
+def _parse_guide_section(reader: _Reader, raw: object, key: str, week_count: int) -> GuideSection:
+    table = reader.table(raw, key, _GUIDE_SECTION_KEYS, f"a [{key}] section")
+    stage_key, framework_key = _join(key, "stage"), _join(key, "framework")
+    stages_raw = reader.tables(table.get("stage"), stage_key, f"[[{stage_key}]]")
+    if len(stages_raw) > MAX_STAGES:
+        raise reader.fail(stage_key, f"has {len(stages_raw)} stages; at most {MAX_STAGES} are allowed")
+    stages: list[GuideStage] = []
+    for position, item in enumerate(stages_raw, start=1):
+        here = f"{stage_key}[{position}]"
+        stage = reader.table(item, here, _GUIDE_STAGE_KEYS, f"a [[{stage_key}]] section")
+        last_allowed = max(week_count, 1)
+        first = reader.integer(
+            reader.required(stage, here, "first_week"), _join(here, "first_week"), 1, last_allowed, "a week number"
+        )
+        last = reader.integer(
+            reader.required(stage, here, "last_week"),
+            _join(here, "last_week"),
+            first,
+            last_allowed,
+            "a week number, not before first_week",
+        )
+        if stages and first <= stages[-1].last_week:
+            raise reader.fail(
+                _join(here, "first_week"),
+                f"is {first} but the stage before ends at week {stages[-1].last_week}; "
+                "stages are listed in week order and do not overlap",
+            )
+        stages.append(
+            GuideStage(
+                first_week=first,
+                last_week=last,
+                title=reader.text(
+                    reader.required(stage, here, "title"), _join(here, "title"), limit=MAX_STAGE_TITLE, required=True
+                ),
+                about=reader.text(stage.get("about", ""), _join(here, "about"), limit=MAX_STAGE_ABOUT, required=False),
+            )
+        )
+    frameworks_raw = reader.tables(table.get("framework"), framework_key, f"[[{framework_key}]]")
+    if len(frameworks_raw) > MAX_FRAMEWORKS:
+        raise reader.fail(framework_key, f"has {len(frameworks_raw)} entries; at most {MAX_FRAMEWORKS} are allowed")
+    frameworks = []
+    for position, item in enumerate(frameworks_raw, start=1):
+        here = f"{framework_key}[{position}]"
+        entry = reader.table(item, here, _GUIDE_FRAMEWORK_KEYS, f"a [[{framework_key}]] section")
+        frameworks.append(
+            GuideFramework(
+                name=reader.text(
+                    reader.required(entry, here, "name"), _join(here, "name"), limit=MAX_NAME, required=True
+                ),
+                notes=reader.text(
+                    reader.required(entry, here, "notes"),
+                    _join(here, "notes"),
+                    limit=MAX_FRAMEWORK_NOTES,
+                    required=True,
+                    multiline=True,
+                ),
+            )
+        )
+    return GuideSection(
+        purpose=reader.text(
+            reader.required(table, key, "purpose"),
+            _join(key, "purpose"),
+            limit=MAX_GUIDE_TEXT,
+            required=True,
+            multiline=True,
+        ),
+        practice=reader.text(
+            reader.required(table, key, "practice"),
+            _join(key, "practice"),
+            limit=MAX_GUIDE_TEXT,
+            required=True,
+            multiline=True,
+        ),
+        stages=tuple(stages),
+        frameworks=tuple(frameworks),
+    )
+
+
+def _dump_guide(guide: GuideDefinition) -> list[str]:
+    out: list[str] = []
+    for language, section in guide.sections:
+        out.append(_section(f"[guide.{language}]", {"purpose": section.purpose, "practice": section.practice}))
+        for stage in section.stages:
+            fields: dict[str, object] = {
+                "first_week": stage.first_week,
+                "last_week": stage.last_week,
+                "title": stage.title,
+            }
+            if stage.about:
+                fields["about"] = stage.about
+            out.append(_section(f"[[guide.{language}.stage]]", fields, indent="  "))
+        for framework in section.frameworks:
+            body = {"name": framework.name, "notes": framework.notes}
+            out.append(_section(f"[[guide.{language}.framework]]", body))
+    return out

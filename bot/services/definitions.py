@@ -13,6 +13,7 @@ from datetime import timedelta
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core.definition import MaterialDefinition, MemberDefinition, StudyDefinition, WeekDefinition
+from bot.core.guide import guide_from_json, guide_to_json
 from bot.core.model import MaterialKind, MemberRole, Recurrence
 from bot.core.schedule import first_slot_date
 from bot.core.validation import safe_url
@@ -83,6 +84,7 @@ async def export_study(session: AsyncSession, study: db.Study) -> StudyDefinitio
             )
             for w in weeks
         ),
+        guide=guide_from_json(study.guide),
     )
 
 
@@ -147,6 +149,7 @@ class DefinitionService(Service):
             study.location_name = definition.location_name
             study.location_url = definition.location_url
             study.reminder_offsets = ",".join(str(m) for m in definition.reminder_offsets_minutes)
+            study.guide = guide_to_json(definition.guide)
             await session.flush()
             await self._sync_members(session, study, definition)
             await CurriculumRepository.delete_all(session, study_id=study.id)
