@@ -439,7 +439,7 @@ def render_for_recap(
     data = build_progress(
         labels=progress_labels(snapshot.name, now.date(), lang),
         sessions=schedule,
-        members=[(m.id, m.name) for m in snapshot.members if m.active],
+        members=[(m.id, m.name) for m in snapshot.members],
         attendance=flat,
         logs=posted,
         stages=stage_titles(guide.for_locale(lang)) if guide is not None else {},

@@ -90,7 +90,7 @@ def test_a_study_without_guide_still_parses_and_dumps_without_one() -> None:
         ("[guide.de]\npurpose='x'\npractice='y'\n", "guide.de", "unknown key"),
         ("[guide.ko]\npractice='y'\n", "guide.ko.purpose", "is required"),
         ("[guide.ko]\npurpose='x'\npractice='y'\ncolour='red'\n", "guide.ko.colour", "unknown key"),
-        ("[guide.ko]\npurpose=''\npractice='y'\n", "guide.ko.purpose", "must not be empty"),
+        ("[guide.ko]\npurpose=''\npractice='y'\n", "guide.ko.purpose", "is empty"),
         ("[guide.ko]\npurpose='" + "x" * 1001 + "'\npractice='y'\n", "guide.ko.purpose", "at most 1000"),
         (
             "[guide.ko]\npurpose='x'\npractice='y'\n[[guide.ko.stage]]\nfirst_week=1\nlast_week=4\ntitle='t'\n",
