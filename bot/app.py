@@ -75,6 +75,9 @@ class StudyBot(commands.Bot):
         self.serve = serve  # False for `studybot sync`: register commands, post nothing
         self._event_sync: asyncio.Task[None] | None = None
         self.synced: bool | None = None
+        # Seconds a reminder send in flight may take to finish when the bot closes (`studybot run` sets it
+        # on SIGTERM/SIGINT); 0 stops at once, leaving it claimed for the next start.
+        self.stop_grace = 0.0
         self.tree.on_error = self.on_app_command_error  # type: ignore[method-assign]
 
     async def setup_hook(self) -> None:
@@ -121,7 +124,7 @@ class StudyBot(commands.Bot):
     async def close(self) -> None:
         # Stop posting before the HTTP session goes away, so no send dies half-way through shutdown.
         if hasattr(self, "reminders"):
-            await self.reminders.stop()
+            await self.reminders.stop(grace=self.stop_grace)
         if self._event_sync is not None and not self._event_sync.done():
             self._event_sync.cancel()
             with contextlib.suppress(asyncio.CancelledError):
