@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import logging
 import os
 import sys
@@ -156,6 +157,10 @@ def _require_database(settings: Settings, args: argparse.Namespace) -> None:
 
 
 async def _dispatch(args: argparse.Namespace) -> int:
+    if args.command == "run":
+        # No cyclic collections while start-up imports and loads long-lived objects: `prepare` freezes
+        # them and turns the collector back on (each full collection here walked the whole import heap).
+        gc.disable()
     from bot import runtime as rt
 
     command = args.command
