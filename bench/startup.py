@@ -16,6 +16,8 @@ bot's own log lines (millisecond timestamps) and from this script's clock:
 * logged in → armed  : extensions, command hash, reminder catch-up and jobs (`… commands and reminders ready`)
 * armed → ready      : gateway IDENTIFY → READY + GUILD_CREATEs (`connected as …`)
 * total              : spawn → `connected as` seen by this script
+* CPU                : user + system CPU seconds the bot process used from spawn to exit (wall time far
+                       above it means the machine was busy with other work, not that the bot waited)
 
 It prints min / p50 / p90 / max per phase as a table. Not part of the test suite; only 127.0.0.1 is used.
 """
@@ -27,6 +29,7 @@ import asyncio
 import math
 import os
 import re
+import resource
 import shutil
 import signal
 import sys
@@ -115,8 +118,14 @@ def text_of(log: Path) -> str:
     return log.read_text(encoding="utf-8")
 
 
+def children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 async def start_once(config: Path, log: Path, stop: str, limit: float) -> dict[str, float]:
     began = time.time()
+    cpu_before = children_cpu()
     with log.open("w") as sink:
         process = await asyncio.create_subprocess_exec(
             sys.executable,
@@ -152,6 +161,7 @@ async def start_once(config: Path, log: Path, stop: str, limit: float) -> dict[s
             phases[f"{previous[0]} → {name}"] = marks[name] - previous[1]
             previous = (name, marks[name])
     phases["total (spawn → ready seen)"] = seen - began
+    phases["CPU of the bot process, start to stop"] = children_cpu() - cpu_before
     return phases
 
 
