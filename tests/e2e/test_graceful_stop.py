@@ -42,7 +42,7 @@ async def spawn(config: Path, log: Path) -> asyncio.subprocess.Process:
 
 
 def text_of(log: Path) -> str:
-    return text_of(log)
+    return log.read_text(encoding="utf-8")
 
 
 async def wait_for_log(log: Path, needle: str) -> None:
