@@ -14,6 +14,7 @@ import os
 import signal
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import aiohttp
 import discord
@@ -87,6 +88,16 @@ async def open_runtime(settings: Settings, *, clock: Clock | None = None, migrat
     """Engine → migrations to head → services. Nothing touches Discord yet."""
     began = time.perf_counter()
     shown = mask_url(settings.database_url)
+    folder = _sqlite_folder(settings.database_url)
+    if folder is not None and not folder.is_dir():
+        # Said before any connection is tried: a failed aiosqlite connect leaves a thread that reports to
+        # the event loop after it has closed.
+        raise ConfigError(
+            settings.source,
+            "database.url",
+            f"({shown}) cannot be opened: the folder {folder} does not exist. Create it, fix the path, or set "
+            "STUDYBOT_DATABASE_URL",
+        )
     try:
         engine = create_engine(settings.database_url)
     except ModuleNotFoundError as exc:
@@ -126,6 +137,14 @@ async def open_runtime(settings: Settings, *, clock: Clock | None = None, migrat
     return Runtime(settings, engine, sessionmaker, clock, directory, services)
 
 
+def _sqlite_folder(url: str) -> Path | None:
+    prefix = "sqlite+aiosqlite:///"
+    path = url[len(prefix) :].split("?", 1)[0] if url.startswith(prefix) else ""
+    if not path or path == ":memory:" or path.startswith("file:"):
+        return None
+    return Path(path).parent
+
+
 async def prepare(runtime: Runtime) -> None:
     """Import each configured study that is not in the database yet, apply config ids, load snapshots."""
     began = time.perf_counter()
@@ -136,7 +155,7 @@ async def prepare(runtime: Runtime) -> None:
     # collector's way, and collect less often — measured in bench/: mid-size collections were the /week p99.
     # Only the young generations are collected first: a full collection walks every object the imports
     # made (0.1 s of CPU alone, seconds on a busy machine — bench/startup.py) and finds next to nothing.
-    # `studybot run` keeps the collector off from its first import until here; it is on from now on.
+    # `studybot run` keeps the collector off from before its heavy imports until here; it is on from now on.
     gc.collect(1)
     gc.freeze()
     gc.set_threshold(10_000, 50, 100)
