@@ -295,6 +295,8 @@ async def run_bot(runtime: Runtime, bot: StudyBot) -> None:
             except discord.LoginFailure:
                 raise
             except (aiohttp.ClientError, OSError, TimeoutError, discord.HTTPException) as exc:
+                if bot.is_closed():  # stopped (SIGTERM) while logging in: not an unreachable API
+                    return
                 raise unreachable(settings, exc) from None
             await bot.connect(reconnect=True)
     except discord.LoginFailure as exc:

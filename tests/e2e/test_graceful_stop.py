@@ -144,3 +144,37 @@ async def test_a_second_signal_exits_at_once(tmp_path: Path, standin: StandIn) -
     assert took < 2.0  # not the grace: at once
     [row] = await ledger(tmp_path)
     assert row.status == "claimed"
+
+
+async def test_a_stop_while_logging_in_exits_0_not_with_an_unreachable_api_sentence(tmp_path: Path) -> None:
+    """A REST endpoint that accepts the connection and never answers: the signal comes during login."""
+    connected = asyncio.Event()
+    held: list[asyncio.StreamWriter] = []
+
+    async def silent(_reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        held.append(writer)
+        connected.set()
+
+    server = await asyncio.start_server(silent, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    config = tmp_path / "config.toml"
+    config.write_text(
+        f'[discord]\ntoken = "a-token-of-some-length"\napi_base_url = "http://127.0.0.1:{port}/api/v10"\n\n'
+        '[logging]\nlevel = "INFO"\n\n[[study]]\nguild_id = 5\n',
+        encoding="utf-8",
+    )
+    log = tmp_path / "bot.log"
+    process = await spawn(config, log)
+    try:
+        await asyncio.wait_for(connected.wait(), timeout=30)  # the login request is in flight
+        code, took = await stopped(process, signal.SIGTERM)
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+        for writer in held:
+            writer.close()
+        server.close()
+    assert code == 0, text_of(log)[-3000:]
+    assert took < STOP_BOUND
+    assert "cannot be reached" not in text_of(log) and "stopped" in text_of(log)
