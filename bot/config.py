@@ -7,6 +7,7 @@ line can print one clear sentence instead of a traceback.
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -46,7 +47,27 @@ class StudyConfig:
     admin_role_id: int | None
 
 
-@dataclass(frozen=True, slots=True)
+# `scheme://user:password@host…`: the password is everything between the first `:` of the user part and the
+# last `@` before any whitespace, so an unencoded `@` or `/` in a password is masked too.
+_URL_PASSWORD = re.compile(r"([A-Za-z][A-Za-z0-9+.\-]*://[^\s:/@]*):\S*@")
+_QUERY_PASSWORD = re.compile(r"([?&](?:password|passwd|pwd)=)[^&\s]*", re.IGNORECASE)
+_TOKENS: set[str] = set()  # bot tokens loaded in this process, masked wherever `redact` is applied
+
+
+def mask_url(url: str) -> str:
+    """`postgresql+asyncpg://bot:secret@db/x` → `postgresql+asyncpg://bot:***@db/x` (also `?password=`)."""
+    return _QUERY_PASSWORD.sub(r"\1***", _URL_PASSWORD.sub(r"\1:***@", url))
+
+
+def redact(text: str) -> str:
+    """Mask every URL password and every loaded bot token in `text` (log lines, error messages, tracebacks)."""
+    text = mask_url(text)
+    for token in _TOKENS:
+        text = text.replace(token, "***")
+    return text
+
+
+@dataclass(frozen=True, slots=True, repr=False)
 class Settings:
     token: str
     api_base_url: str = DEFAULT_API_BASE_URL
@@ -56,6 +77,15 @@ class Settings:
     studies: tuple[StudyConfig, ...] = ()
     source: str = "<defaults>"
     base_dir: Path = field(default_factory=Path.cwd)
+
+    def __repr__(self) -> str:
+        # Never the token or the database password: settings end up in logs and tracebacks.
+        return (
+            f"Settings(token={'***' if self.token else ''!r}, api_base_url={self.api_base_url!r}, "
+            f"gateway_url={self.gateway_url!r}, database_url={mask_url(self.database_url)!r}, "
+            f"log_level={self.log_level!r}, studies={self.studies!r}, source={self.source!r}, "
+            f"base_dir={self.base_dir!r})"
+        )
 
 
 _ALLOWED = {
@@ -134,7 +164,7 @@ def settings_from_mapping(
         raise ConfigError(
             source,
             "database.url",
-            f"is {db_url!r}: allowed are sqlite+aiosqlite:///PATH or postgresql+asyncpg://USER:PASS@HOST/DB",
+            f"is {mask_url(db_url)!r}: allowed are sqlite+aiosqlite:///PATH or postgresql+asyncpg://USER:PASS@HOST/DB",
         )
     level_raw = logging_.get("level", "INFO")
     level = level_raw.upper() if isinstance(level_raw, str) else repr(level_raw)
@@ -189,6 +219,8 @@ def settings_from_mapping(
                 admin_role_id=_role(item, f"{key}.admin_role_id", "admin_role_id", source, guild_id),
             )
         )
+    if len(token) >= 8:
+        _TOKENS.add(token)
     return Settings(
         token=token,
         api_base_url=api_base_url.rstrip("/"),

@@ -110,9 +110,9 @@ async def start_bot(
     settings = load_settings(config_path)
     runtime = await open_runtime(settings, clock=clock)
     await prepare(runtime)
-    bot = create_bot(runtime, backoff_base=backoff_base, guild_ready_timeout=0.1)
+    bot = create_bot(runtime, backoff_base=backoff_base)  # discord.py's own guild_ready_timeout, as in production
     task = asyncio.create_task(run_bot(runtime, bot), name="studybot")
-    waiter = asyncio.create_task(bot.wait_until_ready())
+    waiter = asyncio.create_task(bot.wait_until_serving())
     done, _ = await asyncio.wait({waiter, task}, timeout=ready_within, return_when=asyncio.FIRST_COMPLETED)
     if waiter not in done:
         waiter.cancel()

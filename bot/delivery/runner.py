@@ -113,6 +113,7 @@ class ReminderRunner:
         self._deciding = asyncio.Semaphore(4)
         self.problems = problems if problems is not None else ProblemBoard()
         self.started = False
+        self._closing = False  # stopping: nothing new is sent; claimed rows wait for the next start
 
     # --- lifecycle --------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -120,6 +121,7 @@ class ReminderRunner:
         if self.started:
             return
         self.started = True
+        self._closing = False
         self.scheduler.start()
         self._workers = [
             asyncio.create_task(self._worker(), name=f"reminder-worker-{i}") for i in range(self._worker_count)
@@ -127,11 +129,21 @@ class ReminderRunner:
         await self.resume_unfinished()
         await self.rearm_all()
 
-    async def stop(self) -> None:
+    async def stop(self, *, grace: float = 0.0) -> None:
+        """No new wake-ups and no new sends. Sends already in flight get `grace` seconds to finish and be
+        marked; queued sends, and any still in flight after that, stay `claimed` in the ledger, and the next
+        start resumes them (`resume_unfinished`): nothing is lost, nothing is sent twice."""
         if not self.started:
             return
         self.started = False
+        self._closing = True
         self.scheduler.shutdown(wait=False)
+        while not self.queue.empty():
+            self.queue.get_nowait()
+            self.queue.task_done()
+        if grace > 0:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.queue.join(), timeout=grace)
         for task in self._workers:
             task.cancel()
         await asyncio.gather(*self._workers, return_exceptions=True)
@@ -323,6 +335,9 @@ class ReminderRunner:
     async def _worker(self) -> None:
         while True:
             item = await self.queue.get()
+            if self._closing:  # stopping: the row stays claimed for the next start
+                self.queue.task_done()
+                continue
             try:
                 await self._deliver(item)
             except Exception:
@@ -357,6 +372,8 @@ class ReminderRunner:
                     await self.ledger.mark_failed(item.delivery_id, error=str(exc), attempts=attempts)
                     return
                 await self.ledger.attempt(item.delivery_id, attempts=attempts, error=str(exc))
+                if self._closing:  # no retry while stopping: the next start resumes the claimed row
+                    return
                 delay = exc.retry_after if exc.retry_after is not None else self.backoff_base * 2 ** (attempts - 1)
                 await asyncio.sleep(min(delay, 60.0))
                 continue

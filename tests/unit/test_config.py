@@ -17,6 +17,8 @@ from bot.config import (
     Settings,
     StudyConfig,
     load_settings,
+    mask_url,
+    redact,
 )
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -337,3 +339,45 @@ def test_token_from_environment_does_not_excuse_a_bad_value_elsewhere(tmp_path: 
         load(path, environ={"DISCORD_TOKEN": "env-token"})
 
     assert caught.value.key == "logging.level"
+
+
+# --------------------------------------------------------------------------------------------------
+# Secrets never show: not in reprs, not in error messages, not in logs
+
+
+def test_settings_repr_masks_the_token_and_the_database_password(tmp_path: Path) -> None:
+    settings = load_settings(write(tmp_path, VALID), environ={"DISCORD_TOKEN": "env-token-0123456789"})
+    shown = repr(settings)
+    assert "env-token-0123456789" not in shown and "token='***'" in shown
+    assert "secret" not in shown and "postgresql+asyncpg://bot:***@db.example/studybot" in shown
+    assert settings.database_url == "postgresql+asyncpg://bot:secret@db.example/studybot"  # the value itself stays
+    assert "token=''" in repr(Settings(token=""))
+
+
+@pytest.mark.parametrize(
+    ("url", "masked"),
+    [
+        ("postgresql+asyncpg://bot:secret@db/x", "postgresql+asyncpg://bot:***@db/x"),
+        ("postgresql+asyncpg://bot:p@ss/w:rd@db:5432/x", "postgresql+asyncpg://bot:***@db:5432/x"),
+        ("postgresql+asyncpg://bot@db/x?password=secret&ssl=1", "postgresql+asyncpg://bot@db/x?password=***&ssl=1"),
+        ("postgresql+asyncpg://bot@db/x", "postgresql+asyncpg://bot@db/x"),
+        ("sqlite+aiosqlite:///studybot.db", "sqlite+aiosqlite:///studybot.db"),
+        ("failed (postgresql+asyncpg://a:b@h/x): refused", "failed (postgresql+asyncpg://a:***@h/x): refused"),
+    ],
+)
+def test_mask_url_hides_every_password(url: str, masked: str) -> None:
+    assert mask_url(url) == masked
+
+
+def test_a_refused_database_url_is_shown_without_its_password(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_settings(
+            write(tmp_path, ""), environ={"STUDYBOT_DATABASE_URL": "mysql://root:hunter2@db/x"}, require_token=False
+        )
+    assert "hunter2" not in str(caught.value) and "mysql://root:***@db/x" in str(caught.value)
+
+
+def test_redact_masks_loaded_tokens_and_url_passwords(tmp_path: Path) -> None:
+    load_settings(write(tmp_path, VALID), environ={"DISCORD_TOKEN": "a-loaded-token-987654"})
+    text = "sent a-loaded-token-987654 to postgresql+asyncpg://bot:secret@db/x"
+    assert redact(text) == "sent *** to postgresql+asyncpg://bot:***@db/x"
