@@ -9,7 +9,7 @@ from __future__ import annotations
 import gc
 import json
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import discord
 from sqlalchemy.exc import SQLAlchemyError
@@ -35,6 +35,7 @@ from bot.services.directory import StudyDirectory
 from bot.services.roster import RosterService
 from bot.services.sessions import SessionService
 from bot.services.settings import SettingsService
+from bot.web.feature import build_web
 
 log = logging.getLogger(__name__)
 
@@ -197,6 +198,13 @@ def create_bot(
     )
     runtime.directory.subscribe(bot.reminders.on_study_changed)
     runtime.directory.subscribe(bot.events.on_study_changed)
+    # The study web page: its registry always (the /web commands change it), its server only with [web].
+    bot.web = build_web(
+        settings=runtime.settings if serve else replace(runtime.settings, web=None),
+        sessionmaker=runtime.sessionmaker,
+        clock=runtime.clock,
+        directory=runtime.directory,
+    )
     return bot
 
 
@@ -208,6 +216,8 @@ async def run_bot(runtime: Runtime, bot: StudyBot) -> None:
     """Connect to Discord (or whatever `api_base_url`/`gateway_url` point at) until closed."""
     settings = runtime.settings
     apply_endpoints(api_base_url=settings.api_base_url, gateway_url=settings.gateway_url)
+    if bot.web is not None:
+        await bot.web.start()  # before connecting: a port that cannot be opened stops the start-up
     try:
         async with bot:
             await bot.start(settings.token)
@@ -220,3 +230,5 @@ async def run_bot(runtime: Runtime, bot: StudyBot) -> None:
         raise StartupError(f"Discord refused the requested intents: {exc}") from exc
     finally:
         await bot.reminders.stop()
+        if bot.web is not None:
+            await bot.web.stop()
