@@ -19,7 +19,7 @@ import hashlib
 import logging
 import threading
 from collections.abc import Awaitable, Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from email.utils import format_datetime
 from importlib import resources
 from typing import Any
@@ -67,7 +67,7 @@ def safe_href(url: str) -> str:
 
 
 def http_date(moment: datetime) -> str:
-    return format_datetime(moment.astimezone(ZoneInfo("UTC")), usegmt=True)
+    return format_datetime(moment.astimezone(UTC), usegmt=True)
 
 
 def choose_language(query_lang: str | None, accept_language: str | None, fallback: str) -> str:
@@ -186,10 +186,11 @@ class WebServer:
             keepalive_timeout=KEEPALIVE_TIMEOUT,
             max_line_size=MAX_LINE_SIZE,
             max_field_size=MAX_FIELD_SIZE,
+            shutdown_timeout=1.0,
         )
         await runner.setup()
         try:
-            site = web.TCPSite(runner, self.settings.host, self.settings.port, backlog=256, shutdown_timeout=1.0)
+            site = web.TCPSite(runner, self.settings.host, self.settings.port, backlog=256)
             await site.start()
             address = runner.addresses[0]
             ready.set_result(int(address[1]))
