@@ -50,7 +50,11 @@ SECURITY_HEADERS = {
     "Cross-Origin-Opener-Policy": "same-origin",
     "Permissions-Policy": "camera=(), microphone=(), geolocation=()",
 }
-STATIC_TYPES = {"style.css": "text/css; charset=utf-8", "local-time.js": "text/javascript; charset=utf-8"}
+STATIC_TYPES = {
+    "style.css": "text/css; charset=utf-8",
+    "local-time.js": "text/javascript; charset=utf-8",
+    "favicon.svg": "image/svg+xml",
+}
 MAX_CACHED_PAGES = 4096
 # Request limits: the server takes only GETs with no body; long lines and header floods are refused early.
 CLIENT_MAX_SIZE = 1024
