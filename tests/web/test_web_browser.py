@@ -40,6 +40,8 @@ async def test_reader_sees_next_session_topic_and_cancelled_week_at_desktop_and_
             response = await page.goto(served.page)
             assert response is not None and response.status == 200
             await page.screenshot(path=str(SCREENSHOTS / f"page-{name}.png"), full_page=True)
+            await page.screenshot(path=str(SCREENSHOTS / f"page-{name}-first-screen.png"))
+            await page.locator("#schedule").screenshot(path=str(SCREENSHOTS / f"page-{name}-schedule.png"))
 
             assert await page.locator("html").get_attribute("lang") == "ko"
             upcoming = page.locator("#next")
