@@ -216,10 +216,10 @@ async def run_bot(runtime: Runtime, bot: StudyBot) -> None:
     """Connect to Discord (or whatever `api_base_url`/`gateway_url` point at) until closed."""
     settings = runtime.settings
     apply_endpoints(api_base_url=settings.api_base_url, gateway_url=settings.gateway_url)
-    if bot.web is not None:
-        await bot.web.start()  # before connecting: a port that cannot be opened stops the start-up
     try:
         async with bot:
+            if bot.web is not None:
+                await bot.web.start()  # before connecting: a port that cannot be opened stops the start-up
             await bot.start(settings.token)
     except discord.LoginFailure as exc:
         raise StartupError(

@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from email.utils import format_datetime
 from importlib import resources
 from typing import Any
-from zoneinfo import ZoneInfo, available_timezones
+from zoneinfo import available_timezones
 
 from aiohttp import web
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape

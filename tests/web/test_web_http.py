@@ -53,7 +53,7 @@ async def test_reader_time_zone_without_javascript(served: Served) -> None:
     html = body.decode()
     assert "내 시간: 2026-12-02 (수) 19:00–20:00 (America/New_York)" in html
     _, _, body = await get(served, served.page + "?tz=Not/AZone")
-    assert "내 시간:" not in body.decode().split("<span class=\"local\"")[1].split("</span>")[0]
+    assert "내 시간:" not in body.decode().split('<span class="local"')[1].split("</span>")[0]
 
 
 async def test_security_headers_on_pages_feeds_and_errors(served: Served) -> None:
@@ -165,7 +165,12 @@ async def test_public_index_lists_only_public_pages(served: Served) -> None:
 async def test_hidden_links_stay_off_the_page(served: Served) -> None:
     roster = served.runtime.services.roster
     await roster.add(
-        guild_id=GUILD_ID, actor=ADMIN, name="홍길동", user_id=555, github="https://github.com/hong", blog="https://hong.dev"
+        guild_id=GUILD_ID,
+        actor=ADMIN,
+        name="홍길동",
+        user_id=555,
+        github="https://github.com/hong",
+        blog="https://hong.dev",
     )
     _, _, body = await get(served, served.page)
     assert "https://github.com/hong" in body.decode() and "https://hong.dev" in body.decode()
@@ -184,7 +189,9 @@ async def test_optional_sections_render_only_with_their_data(runtime: Runtime, c
     assert snap is not None
     member = snap.members[0]
     extras = PageExtras(
-        attendance=AttendanceGrid(weeks=(1, 2), rows=(AttendanceRow(member.id, member.name, ("present", "late"), "100%"),)),
+        attendance=AttendanceGrid(
+            weeks=(1, 2), rows=(AttendanceRow(member.id, member.name, ("present", "late"), "100%"),)
+        ),
         logs=(LogWeek(1, (LogEntry(member.id, member.name, "https://blog.example/w1", "1주차 정리"),)),),
         progress_png=b"\x89PNG\r\n\x1a\n",
         version=1,

@@ -37,6 +37,7 @@ class WebCog(commands.Cog):
         name="web",
         description=t("en", "cmd.web.description"),
         guild_only=True,
+        allowed_contexts=app_commands.AppCommandContext(guild=True),
         default_permissions=discord.Permissions(manage_guild=True),
     )
 
