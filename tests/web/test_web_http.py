@@ -111,7 +111,7 @@ async def test_nothing_can_be_changed_from_the_web_and_requests_are_bounded(serv
 async def test_a_slow_client_does_not_stall_anyone(served: Served) -> None:
     server = served.web.server
     assert server is not None and server.port is not None
-    reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+    _reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
     writer.write(b"GET " + served.page.split(str(server.port), 1)[1].encode() + b" HTTP/1.1\r\nHost: x\r\n")
     await writer.drain()  # ... and never finishes its headers
     started = asyncio.get_running_loop().time()
@@ -156,7 +156,7 @@ async def test_public_index_lists_only_public_pages(served: Served) -> None:
     _, _, body = await get(served, server.base_url + "/")
     assert "죽되밥되" not in body.decode() and served.page not in body.decode()
     await served.web.service.set_public(guild_id=GUILD_ID, actor=ADMIN, public=True)
-    _, headers, body = await get(served, server.base_url + "/")
+    _, _headers, body = await get(served, server.base_url + "/")
     assert "죽되밥되" in body.decode() and served.page in body.decode()
     _, page_headers, page_body = await get(served, served.page)
     assert "X-Robots-Tag" not in page_headers and 'name="robots"' not in page_body.decode()
