@@ -62,7 +62,44 @@ MAX_LINE_SIZE = 4096
 MAX_FIELD_SIZE = 4096
 KEEPALIVE_TIMEOUT = 15.0
 
+# Throughput cap: the page shares the process (and the interpreter lock) with the bot, so however many readers
+# arrive, the server takes at most this many requests a second; the rest wait their turn (costing no CPU), and
+# past MAX_WAITING they are told to come back later. A study's readers and calendar apps need a tiny fraction.
+REQUESTS_PER_SECOND = 200.0
+BURST = 40.0
+MAX_WAITING = 2000
+
 _ZONES = frozenset(available_timezones())
+
+
+class Pacer:
+    """A token bucket for the server's own loop (one thread: no lock needed)."""
+
+    def __init__(self, rate: float = REQUESTS_PER_SECOND, burst: float = BURST, max_waiting: int = MAX_WAITING) -> None:
+        self.rate = rate
+        self.burst = burst
+        self.max_waiting = max_waiting
+        self.tokens = burst
+        self.waiting = 0
+        self._last = 0.0
+
+    async def admit(self) -> bool:
+        """Wait for a turn; False when too many are already waiting."""
+        loop = asyncio.get_running_loop()
+        if self.waiting >= self.max_waiting:
+            return False
+        self.waiting += 1
+        try:
+            while True:
+                now = loop.time()
+                self.tokens = min(self.burst, self.tokens + (now - self._last) * self.rate)
+                self._last = now
+                if self.tokens >= 1:
+                    self.tokens -= 1
+                    return True
+                await asyncio.sleep((1 - self.tokens) / self.rate)
+        finally:
+            self.waiting -= 1
 
 
 def safe_href(url: str) -> str:
@@ -114,6 +151,7 @@ class WebServer:
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop: asyncio.Event | None = None
+        self.pacer = Pacer()
         self._pages: dict[tuple[Any, ...], bytes] = {}
         self._feeds: dict[tuple[Any, ...], tuple[bytes, str]] = {}
         self.env = Environment(
@@ -183,6 +221,8 @@ class WebServer:
 
     async def _serve(self, ready: concurrent.futures.Future[int]) -> None:
         self._stop = asyncio.Event()
+        for name in ("page.html", "index.html", "404.html"):  # compile now, not on a reader's first visit
+            self.env.get_template(name)
         runner = web.AppRunner(
             self.app(),
             access_log=None,
@@ -218,6 +258,10 @@ class WebServer:
         self, request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
     ) -> web.StreamResponse:
         """Every error is a plain page: unknown addresses all look alike; nothing internal is shown."""
+        if not await self.pacer.admit():
+            return web.Response(
+                status=503, text="503 Busy\n", headers={"Retry-After": "5", "Cache-Control": "no-store"}
+            )
         try:
             return await handler(request)
         except web.HTTPNotFound:

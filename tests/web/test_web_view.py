@@ -106,3 +106,20 @@ def test_language_choice(query: str | None, header: str | None, expected: str) -
 def test_only_web_links_become_links() -> None:
     assert safe_href("https://x.org") == "https://x.org"
     assert safe_href("javascript:alert(1)") == "" and safe_href("data:text/html,x") == ""
+
+
+async def test_the_pacer_caps_throughput_and_turns_away_a_flood() -> None:
+    import asyncio
+
+    from bot.web.server import Pacer
+
+    pacer = Pacer(rate=100.0, burst=5.0, max_waiting=10)
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    admitted = await asyncio.gather(*(pacer.admit() for _ in range(15)))
+    # 5 go at once (the burst), the other 10 wait their turn at 100 a second.
+    assert admitted == [True] * 15
+    assert loop.time() - started >= 10 / 100.0 * 0.9
+    # A flood: at most 10 may wait, the rest are turned away at once.
+    results = await asyncio.gather(*(pacer.admit() for _ in range(30)))
+    assert results.count(False) >= 30 - 10 - 1
