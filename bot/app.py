@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from bot.delivery.server_events import EventSync
     from bot.runtime import ServiceSet
     from bot.services.directory import StudyDirectory
+    from bot.web.feature import WebFeature
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +42,7 @@ EXTENSIONS = (
     "bot.exts.logs",
     "bot.exts.progress",
     "bot.exts.guide",
+    "bot.exts.web",
 )
 COMMAND_HASH_KEY = "command_tree_hash"
 
@@ -74,6 +76,7 @@ class StudyBot(commands.Bot):
         # Set by bot.runtime right after construction (they need the bot to post through).
         self.reminders: ReminderRunner
         self.events: EventSync
+        self.web: WebFeature | None = None  # the study web page (registry, service, server when configured)
         self.force_sync = force_sync
         self.serve = serve  # False for `studybot sync`: register commands, post nothing
         self._event_sync: asyncio.Task[None] | None = None

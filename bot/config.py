@@ -67,6 +67,19 @@ def redact(text: str) -> str:
     return text
 
 
+@dataclass(frozen=True, slots=True)
+class WebSettings:
+    """The read-only web page: where it listens, and the address readers use (behind a reverse proxy)."""
+
+    host: str
+    port: int  # 0: any free port (the console and tests)
+    public_url: str | None  # no trailing slash; None: the address it is bound to (http://HOST:PORT)
+
+    @property
+    def listen(self) -> str:
+        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
+
+
 @dataclass(frozen=True, slots=True, repr=False)
 class Settings:
     token: str
@@ -77,6 +90,7 @@ class Settings:
     studies: tuple[StudyConfig, ...] = ()
     source: str = "<defaults>"
     base_dir: Path = field(default_factory=Path.cwd)
+    web: WebSettings | None = None  # None: no [web] section, the web page is off
 
     def __repr__(self) -> str:
         # Never the token or the database password: settings end up in logs and tracebacks.
@@ -89,10 +103,11 @@ class Settings:
 
 
 _ALLOWED = {
-    "": {"discord", "database", "study", "logging"},
+    "": {"discord", "database", "study", "logging", "web"},
     "discord": {"token", "api_base_url", "gateway_url"},
     "database": {"url"},
     "logging": {"level"},
+    "web": {"listen", "public_url"},
     "study": {"guild_id", "definition", "reminder_channel_id", "ping_role_id", "admin_role_id"},
 }
 
@@ -230,7 +245,41 @@ def settings_from_mapping(
         studies=tuple(studies),
         source=source,
         base_dir=base_dir,
+        web=_web(raw, source),
     )
+
+
+DEFAULT_WEB_LISTEN = "127.0.0.1:8080"
+
+
+def _web(raw: Mapping[str, Any], source: str) -> WebSettings | None:
+    """`[web]`: absent → the page is off; present → served at `listen`, linked as `public_url`."""
+    if "web" not in raw:
+        return None
+    table = _table(raw, "web", source)
+    _check_keys(table, "web", source)
+    listen = _string(table, "web.listen", source, default=DEFAULT_WEB_LISTEN)
+    host, port = parse_listen(listen, source)
+    if "public_url" not in table:
+        return WebSettings(host=host, port=port, public_url=None)
+    public_url = _url(table, "web.public_url", source, "", ("http", "https"))
+    parsed = urlparse(public_url)
+    if parsed.query or parsed.fragment:
+        raise ConfigError(
+            source, "web.public_url", f"is {public_url!r}: allowed is a plain http(s) URL without ?query or #fragment"
+        )
+    return WebSettings(host=host, port=port, public_url=public_url.rstrip("/"))
+
+
+def parse_listen(listen: str, source: str) -> tuple[str, int]:
+    """`HOST:PORT` (IPv6 as `[::1]:8080`); port 1–65535, or 0 for any free port."""
+    allowed = "allowed is HOST:PORT, e.g. 127.0.0.1:8080 or [::1]:8080, with a port from 0 to 65535"
+    host, sep, port_text = listen.rpartition(":")
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    if not sep or not host or not port_text.isdigit() or int(port_text) > 65535 or any(c in host for c in "/ []"):
+        raise ConfigError(source, "web.listen", f"is {listen!r}: {allowed}")
+    return host, int(port_text)
 
 
 def _resolve_sqlite_path(url: str, base_dir: Path) -> str:

@@ -30,6 +30,7 @@ from bot.errors import UserError
 from bot.i18n import language_for, t
 from bot.offline import BUNDLED_STUDY, OfflineBot, start_offline
 from bot.runtime import StartupError
+from bot.services.base import Actor
 from standin import MessageRecord, StandIn
 
 Json = dict[str, Any]
@@ -419,12 +420,19 @@ async def run_console(*, db: Path | None = None, study: Path | None = None) -> i
             clock=clock,
             # A fresh try-out always shows a live week: week 1 becomes the coming session day.
             shift_to_now=None if db is not None else clock.now(),
+            web_listen="127.0.0.1:0",  # the study's web page, on a free local port
         )
         console = Console(offline, clock)
         snap = offline.runtime.directory.all()[0]
         console.say(
             f"✅ {snap.name}: {len(snap.members)} members, {snap.week_count} weeks. Bot clock: {console.when_now()}"
         )
+        web = offline.bot.web
+        if web is not None:
+            await web.service.set_enabled(guild_id=snap.guild_id, actor=Actor.cli(), enabled=True)
+            links = web.live_links(snap.id)
+            if links is not None:
+                console.say(f"🌐 web page: {links.page}\n📅 calendar feed: {links.feed}")
         console.say(HELP.format(who="member", lang="ko"))
         watcher = asyncio.create_task(console.watch_channel())
         reader.start()

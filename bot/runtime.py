@@ -13,7 +13,7 @@ import logging
 import os
 import signal
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import aiohttp
@@ -43,6 +43,7 @@ from bot.services.progress import ProgressService
 from bot.services.roster import RosterService
 from bot.services.sessions import SessionService
 from bot.services.settings import SettingsService
+from bot.web.feature import build_web
 
 log = logging.getLogger(__name__)
 
@@ -245,6 +246,13 @@ def create_bot(
     )
     runtime.directory.subscribe(bot.reminders.on_study_changed)
     runtime.directory.subscribe(bot.events.on_study_changed)
+    # The study web page: its registry always (the /web commands change it), its server only with [web].
+    bot.web = build_web(
+        settings=runtime.settings if serve else replace(runtime.settings, web=None),
+        sessionmaker=runtime.sessionmaker,
+        clock=runtime.clock,
+        directory=runtime.directory,
+    )
     return bot
 
 
@@ -296,6 +304,8 @@ async def run_bot(runtime: Runtime, bot: StudyBot) -> None:
     apply_endpoints(api_base_url=settings.api_base_url, gateway_url=settings.gateway_url)
     try:
         async with bot:
+            if bot.web is not None:
+                await bot.web.start()  # before connecting: a port that cannot be opened stops the start-up
             try:
                 await bot.login(settings.token)
             except discord.LoginFailure:
@@ -311,6 +321,8 @@ async def run_bot(runtime: Runtime, bot: StudyBot) -> None:
         raise StartupError(f"Discord refused the requested intents: {exc}") from exc
     finally:
         await bot.reminders.stop()
+        if bot.web is not None:
+            await bot.web.stop()
 
 
 async def serve(runtime: Runtime, bot: StudyBot) -> int:

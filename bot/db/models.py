@@ -280,3 +280,36 @@ class BotState(Base):
 
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
     value: Mapped[str] = mapped_column(Text)
+
+
+# --- the study's web page ------------------------------------------------------------------------------------
+
+
+class WebPage(Base):
+    """A study's read-only web page: its unguessable address (rotatable), whether it is on, whether public.
+
+    One row per study, created the first time an admin turns the page on. `token` is the only thing that
+    names the page on the web; rotating it makes every old link a 404.
+    """
+
+    __tablename__ = "web_page"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    study_id: Mapped[int] = mapped_column(ForeignKey("study.id", ondelete="CASCADE"), unique=True)
+    token: Mapped[str] = mapped_column(String(64), unique=True)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    public: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class WebHiddenLinks(Base):
+    """A member who asked (`/privacy`) that their GitHub and blog links stay off the web page."""
+
+    __tablename__ = "web_hidden_links"
+    __table_args__ = (UniqueConstraint("member_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    study_id: Mapped[int] = mapped_column(ForeignKey("study.id", ondelete="CASCADE"), index=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("member.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime]

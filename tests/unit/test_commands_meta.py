@@ -120,7 +120,7 @@ def tree(tmp_path_factory: pytest.TempPathFactory) -> Tree:
 
 
 def test_every_extension_registers_its_commands(tree: Tree) -> None:
-    assert set(tree.payloads) == {*MEMBER_COMMANDS, *MEMBER_GROUPS, "admin"}
+    assert set(tree.payloads) == {*MEMBER_COMMANDS, *MEMBER_GROUPS, "admin", "web", "privacy"}
     assert len(tree.payloads) <= 100
 
 
