@@ -32,3 +32,7 @@ async def upgrade_to_head(engine: AsyncEngine) -> None:
 
     async with engine.begin() as connection:
         await connection.run_sync(_run)
+    if engine.dialect.name == "sqlite":
+        # The migration ran with foreign keys off (see migrations/env.py): no connection that saw it stays in
+        # the pool; new ones are opened with every pragma on.
+        await engine.dispose()
