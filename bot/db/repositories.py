@@ -23,6 +23,7 @@ from bot.db.models import (
     ScheduledEventLink,
     SessionChange,
     Study,
+    StudyLog,
 )
 
 
@@ -240,6 +241,18 @@ class DeliveryRepository:
         query = select(Delivery).order_by(Delivery.id)
         if study_id is not None:
             query = query.where(Delivery.study_id == study_id)
+        return (await session.execute(query)).scalars().all()
+
+
+class StudyLogRepository:
+    @staticmethod
+    async def for_session(session: AsyncSession, *, study_id: int, original_date: date) -> Sequence[StudyLog]:
+        """Every log posted for one session (named by its original date), oldest first."""
+        query = (
+            select(StudyLog)
+            .where(StudyLog.study_id == study_id, StudyLog.original_date == original_date)
+            .order_by(StudyLog.created_at, StudyLog.id)
+        )
         return (await session.execute(query)).scalars().all()
 
 
