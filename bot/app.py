@@ -38,6 +38,7 @@ EXTENSIONS = (
     "bot.exts.roster",
     "bot.exts.calendar",
     "bot.exts.admin",
+    "bot.exts.attendance",  # after admin: adds /admin attendance, /admin practice, /admin roster confirm
 )
 COMMAND_HASH_KEY = "command_tree_hash"
 

@@ -24,9 +24,11 @@ from bot.db.migrate import upgrade_to_head
 from bot.db.repositories import BotStateRepository, StudyRepository
 from bot.delivery.discord_poster import DiscordPoster
 from bot.delivery.ledger import DeliveryLedger
+from bot.delivery.practice_posts import PracticeFacts
 from bot.delivery.runner import ReminderRunner
 from bot.delivery.server_events import EventSync
 from bot.endpoints import apply_endpoints
+from bot.services.attendance import AttendanceService
 from bot.services.audit import AuditService
 from bot.services.base import Actor
 from bot.services.curriculum import CurriculumService
@@ -63,6 +65,7 @@ class ServiceSet:
     audit: AuditService
     definitions: DefinitionService
     state: BotStateStore
+    attendance: AttendanceService
 
 
 @dataclass(slots=True)
@@ -105,6 +108,7 @@ async def open_runtime(settings: Settings, *, clock: Clock | None = None, migrat
         audit=AuditService(**common),  # type: ignore[arg-type]
         definitions=DefinitionService(**common),  # type: ignore[arg-type]
         state=BotStateStore(sessionmaker),
+        attendance=AttendanceService(**common),  # type: ignore[arg-type]
     )
     return Runtime(settings, engine, sessionmaker, clock, directory, services)
 
@@ -187,6 +191,7 @@ def create_bot(
         clock=runtime.clock,
         poster=DiscordPoster(bot),
         backoff_base=backoff_base,
+        practice=PracticeFacts(runtime.services.attendance),
     )
     bot.events = EventSync(
         bot=bot,

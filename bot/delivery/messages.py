@@ -130,4 +130,6 @@ def render_status(
 def _kind_label(kind: str, lang: str) -> str:
     if kind.startswith("remind:"):
         return t(lang, "reminders.kind_offset", offset=format_offset(timedelta(minutes=int(kind.split(":")[1]))))
+    if kind in ("checkin", "nudge", "recap"):
+        return t(lang, f"practice.kind_{kind}")
     return t(lang, "reminders.kind_cancel")
