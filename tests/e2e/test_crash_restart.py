@@ -58,6 +58,10 @@ async def prepare_study(tmp_path: Path, standin: StandIn) -> Path:
         reminder_channel_id=world.channel_id,
         ping_role_id=world.study_role_id,
     )
+    # This test is about the reminder: the study's practice posts (its nudge would be due late too) are off.
+    await runtime.services.attendance.update_practice(
+        guild_id=world.guild_id, actor=Actor.cli(), nudge_offset=0, recap=False, checkin_post=False
+    )
     await runtime.close()
     return write_config(
         tmp_path / "config.toml",
