@@ -67,6 +67,8 @@ async def test_session_start_post_has_the_button_and_a_press_checks_in_once(tmp_
         assert answer.accepted and answer.ephemeral and answer.latency is not None and answer.latency < 3
         assert name in (answer.content or "") and "present" in (answer.content or "")
 
+        with pytest.raises(ValueError, match="no component"):  # the stand-in presses only what is shown
+            await standin.click(post, "studybot:checkin:other:2026-12-03", user_id=world.member_user_id)
         again = await standin.click(post, button_id(post), user_id=world.member_user_id, locale="ko")
         second = await again.wait_response(timeout=10)
         assert second.ephemeral and "이미" in (second.content or "")
