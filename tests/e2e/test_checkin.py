@@ -178,3 +178,50 @@ async def test_checkin_post_killed_between_claim_and_post_is_posted_once(tmp_pat
     finally:
         await kill(second)
     assert len(standin.messages(world.channel_id)) == 1
+
+
+async def test_nudge_pings_only_the_opted_in_linked_member_and_admin_commands_correct_records(
+    tmp_path: Path, standin: StandIn
+) -> None:
+    world = standin.defaults
+    assert world is not None
+    day_before = WEEK1 - timedelta(days=1)
+    offline = await start_offline(tmp_path, standin=standin, clock=clock_at(day_before - timedelta(minutes=5)))
+    try:
+        name = await link_member(offline, world.member_user_id)
+        study = offline.runtime.directory.all()[0]
+        async with offline.runtime.sessionmaker() as session, session.begin():
+            for row in (await session.execute(select(db.Member).where(db.Member.study_id == study.id))).scalars():
+                row.nudge_opt_in = True  # everyone opted in; only the linked one can be pinged
+        await offline.runtime.directory.changed(study.id)
+        assert isinstance(offline.runtime.clock, ShiftedClock)
+        offline.runtime.clock.set(day_before - timedelta(seconds=1))
+        await offline.bot.reminders.rearm_all()
+        await standin.wait_until(
+            lambda: any("스터디로그" in m.content for m in standin.messages(world.channel_id)), timeout=15
+        )
+        [nudge] = [m for m in standin.messages(world.channel_id) if "스터디로그" in m.content]
+        assert nudge.pings.users == frozenset({world.member_user_id})
+        assert not nudge.pings.roles and not nudge.pings.everyone
+        assert f"<@{world.member_user_id}>" in nudge.content and study.members[1].name in nudge.content
+
+        offline.runtime.clock.set(WEEK1 + timedelta(days=1))
+        mark = await standin.invoke(
+            "admin attendance mark", {"member": name, "week": 1, "status": "late"}, user_id=world.admin_user_id
+        )
+        assert name in (await mark.wait_reply(timeout=10)).content
+        refused = await standin.invoke(
+            "admin attendance mark", {"member": name, "week": 1}, user_id=world.member_user_id
+        )
+        denied = await refused.wait_reply(timeout=10)
+        assert denied.ephemeral and "admins" in denied.content
+        settings = await standin.invoke(
+            "admin practice", {"nudge": "off", "checkin_grace": 5}, user_id=world.admin_user_id, locale="en-US"
+        )
+        shown = (await settings.wait_reply(timeout=10)).content
+        assert "study log nudge: off" in shown and "5m from the start" in shown
+        sheet = await standin.invoke("attendance", {}, user_id=world.member_user_id, locale="en-US")
+        grid = await sheet.wait_reply(timeout=10)
+        assert "L" in grid.embeds[0]["description"] and name in grid.embeds[0]["description"]
+    finally:
+        await offline.stop()

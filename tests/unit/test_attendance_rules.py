@@ -3,7 +3,12 @@
 
 from __future__ import annotations
 
+import sys
+import threading
+import types
 from datetime import UTC, date, datetime, time, timedelta
+
+import pytest
 
 from bot.core.attendance import (
     AttendanceStatus,
@@ -23,7 +28,13 @@ from bot.core.model import (
 )
 from bot.core.schedule import build_schedule
 from bot.delivery.plan import CHECKIN_POST, NUDGE, RECAP, Decision, decide_due, plan_deliveries
-from bot.delivery.practice_posts import checkin_custom_id, render_checkin_post, render_nudge, render_recap
+from bot.delivery.practice_posts import (
+    PracticeFacts,
+    checkin_custom_id,
+    render_checkin_post,
+    render_nudge,
+    render_recap,
+)
 from bot.render.attendance import render_grid, render_member_history
 from bot.render.embeds import DESCRIPTION_MAX, EMBED_TOTAL_MAX
 from bot.services.attendance import SessionFacts
@@ -243,3 +254,54 @@ def test_member_history_shows_every_week_and_the_rate() -> None:
     assert "50%" in embed.title
     assert embed.description.count("\n") == 2 and "present" in embed.description and "absent" in embed.description
     assert reply.ephemeral
+
+
+# --- the recap's picture hook -----------------------------------------------------------------------------
+
+
+class _Records:
+    async def session_facts(self, *, study_id: int, original_date: date) -> SessionFacts:
+        return SessionFacts()
+
+    async def statuses(self, *, study_id: int) -> dict[int, dict[date, AttendanceStatus]]:
+        return {1: {date(2026, 12, 3): AttendanceStatus.PRESENT}}
+
+    async def log_dates(self, *, study_id: int) -> dict[int, set[date]]:
+        return {1: {date(2026, 12, 3)}}
+
+
+async def test_recap_picture_is_none_without_the_progress_renderer(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "bot.render.progress", None)  # import fails: not installed
+    assert await PracticeFacts(_Records()).progress_png(snapshot(), lang="ko") is None
+
+
+async def test_recap_picture_comes_from_render_progress_in_a_worker_thread(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[tuple[object, ...]] = []
+    module = types.ModuleType("bot.render.progress")
+
+    def render_progress(snap: object, schedule: object, attendance: object, logs: object, *, lang: str) -> bytes:
+        calls.append(
+            (snap, len(schedule), attendance, logs, lang, threading.current_thread() is threading.main_thread())
+        )  # type: ignore[arg-type]
+        return b"\x89PNG"
+
+    module.render_progress = render_progress  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "bot.render.progress", module)
+
+    png = await PracticeFacts(_Records()).progress_png(snapshot(), lang="en")
+
+    assert png == b"\x89PNG"
+    [(_, weeks, attendance, logs, lang, on_main)] = calls
+    assert weeks == 3 and lang == "en" and not on_main
+    assert attendance == {1: {date(2026, 12, 3): AttendanceStatus.PRESENT}} and logs == {1: {date(2026, 12, 3)}}
+
+
+async def test_a_failing_progress_renderer_leaves_the_recap_without_a_picture(monkeypatch: pytest.MonkeyPatch) -> None:
+    module = types.ModuleType("bot.render.progress")
+
+    def render_progress(*args: object, **kwargs: object) -> bytes:
+        raise RuntimeError("no font")
+
+    module.render_progress = render_progress  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "bot.render.progress", module)
+    assert await PracticeFacts(_Records()).progress_png(snapshot(), lang="ko") is None
