@@ -129,9 +129,7 @@ async def run(members: int, probes: int) -> dict[str, Any]:
         press_ms = [a.latency * 1000 for a in answers if a.latency is not None]
         async with offline.runtime.sessionmaker() as session:
             written = (await session.execute(select(func.count()).select_from(db.Attendance))).scalar_one()
-            distinct = (
-                await session.execute(select(func.count(func.distinct(db.Attendance.member_id))))
-            ).scalar_one()
+            distinct = (await session.execute(select(func.count(func.distinct(db.Attendance.member_id))))).scalar_one()
         idle_s, during_s = summary(idle), summary(during)
         return {
             "members": members,
@@ -157,10 +155,16 @@ def table(result: dict[str, Any]) -> str:
     rows = [
         ("presses dispatched within", f"{result['dispatch_span_s']} s", f"{result['members']} members"),
         ("press answer p50 / p99 / max", f"{press['p50_ms']} / {press['p99_ms']} / {press['max_ms']} ms", "< 3 s"),
-        ("answers ≥ 3 s / not accepted / not ephemeral",
-         f"{result['answers_over_3s']} / {result['answers_not_accepted']} / {result['answers_not_ephemeral']}", "0"),
-        ("attendance rows / distinct members", f"{result['rows_written']} / {result['distinct_members']}",
-         str(result["members"])),
+        (
+            "answers ≥ 3 s / not accepted / not ephemeral",
+            f"{result['answers_over_3s']} / {result['answers_not_accepted']} / {result['answers_not_ephemeral']}",
+            "0",
+        ),
+        (
+            "attendance rows / distinct members",
+            f"{result['rows_written']} / {result['distinct_members']}",
+            str(result["members"]),
+        ),
         ("/week idle p50 / p99", f"{idle['p50_ms']} / {idle['p99_ms']} ms", ""),
         ("/week during burst p50 / p99", f"{burst['p50_ms']} / {burst['p99_ms']} ms ({burst['n']} probes)", ""),
         ("/week p99 burst ÷ idle", f"{result['week_p99_ratio']}x", "≤ 1.5x"),
