@@ -225,3 +225,25 @@ async def test_nudge_pings_only_the_opted_in_linked_member_and_admin_commands_co
         assert "L" in grid.embeds[0]["description"] and name in grid.embeds[0]["description"]
     finally:
         await offline.stop()
+
+
+async def test_roster_claim_files_a_claim_and_a_linked_name_is_refused(tmp_path: Path, standin: StandIn) -> None:
+    world = standin.defaults
+    assert world is not None
+    offline = await start_offline(tmp_path, standin=standin, clock=clock_at(OPENS - timedelta(hours=2)))
+    try:
+        study = offline.runtime.directory.all()[0]
+        linked = await link_member(offline, world.admin_user_id)
+        refused = await standin.invoke("roster", {"claim": linked}, user_id=world.member_user_id, locale="en-US")
+        answer = await refused.wait_reply(timeout=10)
+        assert answer.ephemeral and "already linked to another Discord account" in answer.content
+        free = study.members[1].name
+        claimed = await standin.invoke("roster", {"claim": free}, user_id=world.member_user_id, locale="ko")
+        filed = await claimed.wait_reply(timeout=10)
+        assert filed.ephemeral and free in filed.content
+        pending = await offline.runtime.services.attendance.pending_claims(guild_id=world.guild_id)
+        assert pending == [(free, world.member_user_id)]
+        roster = await standin.invoke("roster", {}, user_id=world.member_user_id)
+        assert (await roster.wait_reply(timeout=10)).embeds  # without claim: the roster as before
+    finally:
+        await offline.stop()
