@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import cProfile
 import json
 import sys
 import tempfile
@@ -72,7 +73,7 @@ async def week_once(standin: StandIn) -> float:
     return record.latency * 1000
 
 
-async def run(members: int, probes: int) -> dict[str, Any]:
+async def run(members: int, probes: int, profile: Path | None = None) -> dict[str, Any]:
     workdir = Path(tempfile.mkdtemp(prefix="studybot-bench-practice-"))
     standin = StandIn()
     await standin.start()
@@ -111,6 +112,9 @@ async def run(members: int, probes: int) -> dict[str, Any]:
             while not stop.is_set():
                 during.append(await week_once(standin))
 
+        profiler = cProfile.Profile() if profile else None
+        if profiler is not None:
+            profiler.enable()
         prober = asyncio.create_task(probe())
         handles: list[InteractionHandle] = []
         started = time.perf_counter()
@@ -125,6 +129,9 @@ async def run(members: int, probes: int) -> dict[str, Any]:
         await asyncio.sleep(0.2)
         stop.set()
         await prober
+        if profiler is not None and profile is not None:
+            profiler.disable()
+            profiler.dump_stats(str(profile))
 
         press_ms = [a.latency * 1000 for a in answers if a.latency is not None]
         async with offline.runtime.sessionmaker() as session:
@@ -178,8 +185,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--members", type=int, default=200)
     parser.add_argument("--probes", type=int, default=200, help="idle /week probes")
     parser.add_argument("--json", type=Path, default=ROOT / "bench" / "practice_results.json")
+    parser.add_argument("--profile", type=Path, default=None, help="write a cProfile of the burst here")
     args = parser.parse_args(argv)
-    result = asyncio.run(run(args.members, args.probes))
+    result = asyncio.run(run(args.members, args.probes, args.profile))
     print(table(result))
     args.json.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     return 0
