@@ -43,6 +43,7 @@ EXTENSIONS = (
     "bot.exts.progress",
     "bot.exts.guide",
     "bot.exts.web",
+    "bot.exts.attendance",  # after admin: adds /admin attendance, /admin practice, /admin roster confirm
 )
 COMMAND_HASH_KEY = "command_tree_hash"
 

@@ -1,4 +1,4 @@
-"""`studybot` command line (`python -m bot` is the same): run, sync, import, export, calendar, console.
+"""`studybot` command line (`python -m bot` is the same): run, sync, import, export, calendar, records, console.
 
 Every expected failure (bad config, bad definition, refused token) ends with one clear sentence on
 stderr and a non-zero exit code — never a traceback.
@@ -51,6 +51,10 @@ def _parser() -> argparse.ArgumentParser:
     cal.add_argument("--guild", type=int, required=True)
     cal.add_argument("--output", "-o", type=Path, default=None, help="file to write (default: study-ID.ics)")
     cal.add_argument("--config", type=Path, default=argparse.SUPPRESS)
+    rec = sub.add_parser("records", help="write a server's attendance and study logs as CSV files (for Excel)")
+    rec.add_argument("--guild", type=int, required=True)
+    rec.add_argument("--output", "-o", type=Path, default=Path("."), help="directory to write into (default: .)")
+    rec.add_argument("--config", type=Path, default=argparse.SUPPRESS)
     mig = sub.add_parser("migrate", help="upgrade the database to the newest migration")
     mig.add_argument("--config", type=Path, default=argparse.SUPPRESS)
     con = sub.add_parser("console", help="try the bot offline against a local Discord stand-in")
@@ -206,6 +210,15 @@ async def _dispatch(args: argparse.Namespace) -> int:
             out = args.output or Path(calendar_file_name(snap))
             out.write_bytes(study_calendar(snap, now=runtime.clock.now()))
             print(f"wrote {out}")
+            return 0
+        if command == "records":
+            await runtime.directory.load_all()
+            files = await runtime.services.attendance.export_records(guild_id=args.guild)
+            args.output.mkdir(parents=True, exist_ok=True)
+            for name, text in files.items():
+                # UTF-8 with a byte-order mark: Excel then reads Korean names correctly.
+                (args.output / name).write_text(text, encoding="utf-8-sig", newline="")
+                print(f"wrote {args.output / name}")
             return 0
         await rt.prepare(runtime)
         bot = rt.create_bot(runtime, force_sync=command == "sync", serve=command == "run")

@@ -42,12 +42,16 @@ Type a slash command as you would in Discord, options as name:value (quote value
   /admin roster add name:홍길동 github:https://github.com/hong
   /admin session cancel date:2026-12-24 reason:"크리스마스 이브"
   /admin settings offsets:"1d, 1h"              /admin reminders status
+  /checkin              /attendance             /attendance member:홍길동    /roster claim:홍길동
+  /admin attendance mark member:홍길동 week:1    /admin practice nudge:off    /admin roster confirm name:홍길동
 User/channel/role options take: me, member, admin, here, study (the study role) or an id.
 Console commands:
   :as member | :as admin    who sends the next commands (now: {who})
   :lang ko | :lang en       the Discord language of that user (now: {lang})
   :ff 1d | :ff 2h30m        fast-forward the bot's clock; due reminders are posted
-  :ff next                  fast-forward to the next reminder
+  :ff next                  fast-forward to the next reminder (or session-start post, nudge, recap)
+  :click checkin            press the check-in button of the latest session-start post
+  :pick 홍길동              choose a name in the last menu the bot showed you (claiming your roster name)
   :now                      show the bot's clock
   :help                     this text
   :quit                     leave (Ctrl-D works too; Ctrl-C clears the line, twice leaves)
@@ -82,6 +86,7 @@ class Console:
         assert world is not None
         self.world = world
         self._seen = len(self.standin.messages(world.channel_id))
+        self._replies: list[MessageRecord] = []  # our own ephemeral replies (they may carry a menu)
         self.timezone = ZoneInfo(offline.runtime.directory.all()[0].recurrence.timezone)
 
     def say(self, text: str = "") -> None:
@@ -153,6 +158,15 @@ class Console:
             self.say("└" + "─" * 60)
         for file in message.files:
             self.say(f"📎 {file.filename} ({len(file.content)} bytes)")
+        for row in message.components:
+            for component in row.get("components") or []:
+                if component.get("type") == 2:
+                    emoji = (component.get("emoji") or {}).get("name") or ""
+                    action = str(component.get("custom_id", "")).split(":")[1:2] or [""]
+                    self.say(f"[ {emoji} {component.get('label', '')} ]   ← :click {action[0]}")
+                elif component.get("type") == 3:
+                    names = " | ".join(str(o.get("label")) for o in component.get("options") or [])
+                    self.say(f"▾ {component.get('placeholder', '')}: {names}   ← :pick NAME")
         if message.ephemeral:
             self.say("(only you can see this)" if self.locale != "ko" else "(나에게만 보이는 메시지)")
 
@@ -268,7 +282,13 @@ class Console:
         except (ValueError, LookupError) as exc:  # the stand-in refused the interaction as Discord would
             self.say(f"⚠️ could not send that: {exc}")
             return
+        self._replies.append(reply)
         self.show(reply)
+        if handle.followups:  # pages after the first (a big attendance sheet)
+            await asyncio.sleep(0.3)
+            for extra in handle.followups:
+                if extra.id != reply.id:
+                    self.show(extra)
         if handle.late:
             self.say("⚠️ the bot answered after Discord's 3-second deadline")
 
@@ -295,6 +315,45 @@ class Console:
         await self.offline.bot.reminders.rearm_all()
         await asyncio.sleep(0.3)
         await self.offline.bot.reminders.drain()
+
+    def user_id(self) -> int:
+        return self.world.admin_user_id if self.as_admin else self.world.member_user_id
+
+    def find_component(self, wanted: str, kind: int) -> tuple[MessageRecord, dict[str, Any]] | None:
+        """The newest message (channel posts and the replies we saw) with a component whose id has `wanted`."""
+        candidates = list(self.standin.messages(self.world.channel_id)) + self._replies
+        for message in reversed(candidates):
+            for row in message.components:
+                for component in row.get("components") or []:
+                    if component.get("type") == kind and wanted in str(component.get("custom_id", "")):
+                        return message, component
+        return None
+
+    async def click(self, wanted: str) -> None:
+        found = self.find_component(wanted.strip() or "checkin", 2)
+        if found is None:
+            self.say("no such button yet (the session-start post appears when check-in opens: try :ff next)")
+            return
+        message, component = found
+        handle = await self.standin.click(
+            message, str(component["custom_id"]), user_id=self.user_id(), locale=self.locale
+        )
+        reply = await handle.wait_reply(timeout=15)
+        self._replies.append(reply)
+        self.show(reply)
+
+    async def pick(self, value: str) -> None:
+        found = self.find_component("", 3)
+        if found is None:
+            self.say("no menu to pick from")
+            return
+        message, component = found
+        handle = await self.standin.click(
+            message, str(component["custom_id"]), values=[value.strip()], user_id=self.user_id(), locale=self.locale
+        )
+        reply = await handle.wait_reply(timeout=15)
+        self._replies.append(reply)
+        self.show(reply)
 
     def when_now(self) -> str:
         return self.clock.now().astimezone(self.timezone).strftime("%Y-%m-%d (%a) %H:%M %Z")
@@ -326,6 +385,10 @@ class Console:
             self.say(f"Discord language: {self.locale}")
         elif line.startswith(":ff"):
             await self.fast_forward(line[3:])
+        elif line.startswith(":click"):
+            await self.click(line[len(":click") :])
+        elif line.startswith(":pick"):
+            await self.pick(line[len(":pick") :])
         elif line == ":now":
             self.say(self.when_now())
         elif line.startswith("/"):

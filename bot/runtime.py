@@ -30,9 +30,11 @@ from bot.db.migrate import upgrade_to_head
 from bot.db.repositories import BotStateRepository, StudyRepository
 from bot.delivery.discord_poster import DiscordPoster
 from bot.delivery.ledger import DeliveryLedger
+from bot.delivery.practice_posts import PracticeFacts
 from bot.delivery.runner import ReminderRunner
 from bot.delivery.server_events import EventSync
 from bot.endpoints import apply_endpoints
+from bot.services.attendance import AttendanceService
 from bot.services.audit import AuditService
 from bot.services.base import Actor
 from bot.services.curriculum import CurriculumService
@@ -74,6 +76,7 @@ class ServiceSet:
     state: BotStateStore
     logs: LogService
     progress: ProgressService
+    attendance: AttendanceService
 
 
 @dataclass(slots=True)
@@ -140,6 +143,7 @@ async def open_runtime(settings: Settings, *, clock: Clock | None = None, migrat
         state=BotStateStore(sessionmaker),
         logs=LogService(**common),  # type: ignore[arg-type]
         progress=ProgressService(**common),  # type: ignore[arg-type]
+        attendance=AttendanceService(**common),  # type: ignore[arg-type]
     )
     return Runtime(settings, engine, sessionmaker, clock, directory, services)
 
@@ -236,6 +240,7 @@ def create_bot(
         clock=runtime.clock,
         poster=DiscordPoster(bot),
         backoff_base=backoff_base,
+        practice=PracticeFacts(runtime.services.attendance),
     )
     bot.events = EventSync(
         bot=bot,

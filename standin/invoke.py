@@ -105,6 +105,9 @@ class InteractionDriver:
         The bot answers with 4/5 (new message), 6 (deferred update) or 7 (edit the clicked message).
         """
         record = message if isinstance(message, MessageRecord) else self.world.messages[message]
+        present = {str(c.get("custom_id")) for row in record.components for c in row.get("components") or []}
+        if custom_id not in present:  # Discord only delivers presses of components the message shows
+            raise ValueError(f"message {record.id} has no component {custom_id!r}; it has {sorted(present)}")
         app = next((a for a in self.world.apps.values() if a.bot.id == record.author.id), self.app)
         channel = self.world.channels[record.channel_id]
         user = self._user(user_id)

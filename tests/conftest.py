@@ -6,7 +6,7 @@ import asyncio
 import os
 import uuid
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -31,6 +31,20 @@ ROLE_ID = 900000000000000003
 ADMIN = Actor(700000000000000001, "leader#0001")
 # Tuesday 2026-12-01 12:00 KST: week 1 (Thursday 2026-12-03 09:00 KST) is the coming session.
 BEFORE_WEEK_1 = datetime(2026, 12, 1, 3, 0, tzinfo=UTC)
+
+
+@pytest.fixture(autouse=True)
+def practice_posts(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests of reminders count every message a study posts; the practice posts (session-start post, nudge,
+    recap — on by default) would add to those counts. Outside tests marked `practice`, studies are loaded
+    with them switched off, as a leader would with `/admin practice`; the marked tests see the real defaults."""
+    if request.node.get_closest_marker("practice") is not None:
+        return
+    from bot.core.model import PracticeSettings
+    from bot.services import directory
+
+    off = PracticeSettings(nudge_offset=timedelta(0), recap_enabled=False, checkin_post_enabled=False)
+    monkeypatch.setattr(directory, "practice_from", lambda study: off)
 
 
 @pytest.fixture

@@ -14,12 +14,14 @@ from sqlalchemy import Row, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db.models import (
+    Attendance,
     AuditEntry,
     BotState,
     CurriculumWeek,
     Delivery,
     Material,
     Member,
+    RosterClaim,
     ScheduledEventLink,
     SessionChange,
     Study,
@@ -244,6 +246,62 @@ class DeliveryRepository:
         return (await session.execute(query)).scalars().all()
 
 
+class AttendanceRepository:
+    @staticmethod
+    async def get(session: AsyncSession, *, study_id: int, member_id: int, original_date: date) -> Attendance | None:
+        query = select(Attendance).where(
+            Attendance.study_id == study_id,
+            Attendance.member_id == member_id,
+            Attendance.original_date == original_date,
+        )
+        return (await session.execute(query)).scalar_one_or_none()
+
+    @staticmethod
+    async def for_study(session: AsyncSession, *, study_id: int) -> Sequence[Attendance]:
+        """Every attendance record of the study, by session then member."""
+        query = (
+            select(Attendance)
+            .where(Attendance.study_id == study_id)
+            .order_by(Attendance.original_date, Attendance.member_id)
+        )
+        return (await session.execute(query)).scalars().all()
+
+    @staticmethod
+    async def for_session(session: AsyncSession, *, study_id: int, original_date: date) -> Sequence[Attendance]:
+        query = (
+            select(Attendance)
+            .where(Attendance.study_id == study_id, Attendance.original_date == original_date)
+            .order_by(Attendance.checked_in_at, Attendance.id)
+        )
+        return (await session.execute(query)).scalars().all()
+
+    @staticmethod
+    async def for_member(session: AsyncSession, *, study_id: int, member_id: int) -> Sequence[Attendance]:
+        query = (
+            select(Attendance)
+            .where(Attendance.study_id == study_id, Attendance.member_id == member_id)
+            .order_by(Attendance.original_date)
+        )
+        return (await session.execute(query)).scalars().all()
+
+
+class RosterClaimRepository:
+    @staticmethod
+    async def by_user(session: AsyncSession, *, study_id: int, user_id: int) -> RosterClaim | None:
+        query = select(RosterClaim).where(RosterClaim.study_id == study_id, RosterClaim.discord_user_id == user_id)
+        return (await session.execute(query)).scalar_one_or_none()
+
+    @staticmethod
+    async def by_member(session: AsyncSession, *, study_id: int, member_id: int) -> RosterClaim | None:
+        query = select(RosterClaim).where(RosterClaim.study_id == study_id, RosterClaim.member_id == member_id)
+        return (await session.execute(query)).scalar_one_or_none()
+
+    @staticmethod
+    async def for_study(session: AsyncSession, *, study_id: int) -> Sequence[RosterClaim]:
+        query = select(RosterClaim).where(RosterClaim.study_id == study_id).order_by(RosterClaim.created_at)
+        return (await session.execute(query)).scalars().all()
+
+
 class StudyLogRepository:
     @staticmethod
     async def for_session(session: AsyncSession, *, study_id: int, original_date: date) -> Sequence[StudyLog]:
@@ -280,6 +338,18 @@ class StudyLogRepository:
         """Every (member id, session date) with at least one log."""
         query = select(StudyLog.member_id, StudyLog.original_date).where(StudyLog.study_id == study_id).distinct()
         return {(member_id, day) for member_id, day in (await session.execute(query)).all()}
+
+
+class RecordsRepository:
+    @staticmethod
+    async def logs(session: AsyncSession, *, study_id: int) -> Sequence[StudyLog]:
+        """Every study log of the study, by session then time (the records export)."""
+        query = (
+            select(StudyLog)
+            .where(StudyLog.study_id == study_id)
+            .order_by(StudyLog.original_date, StudyLog.created_at, StudyLog.id)
+        )
+        return (await session.execute(query)).scalars().all()
 
 
 class EventLinkRepository:

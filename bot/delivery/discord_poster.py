@@ -13,7 +13,7 @@ import aiohttp
 import discord
 
 from bot.delivery.runner import PostError
-from bot.exts._glue import allowed_mentions_for, to_embed
+from bot.exts._glue import allowed_mentions_for, files_for, to_embed, view_for
 from bot.render.embeds import Reply
 
 if TYPE_CHECKING:
@@ -29,12 +29,15 @@ class DiscordPoster:
     async def post(self, channel_id: int, reply: Reply, *, nonce: str) -> int:
         # Sending needs only the id: no channel lookup (which would be an extra, unpaced REST call).
         channel = self.bot.get_partial_messageable(channel_id)
+        view = view_for(reply)
         try:
             message = await channel.send(
                 content=reply.content or None,
                 embeds=[to_embed(e) for e in reply.embeds],
                 allowed_mentions=allowed_mentions_for(reply),
                 nonce=nonce,
+                files=files_for(reply),
+                view=view or discord.utils.MISSING,
             )
         except discord.Forbidden as exc:
             raise PostError(f"missing permission to post in channel {channel_id} ({exc.text})", permanent=True) from exc

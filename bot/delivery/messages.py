@@ -131,4 +131,6 @@ def _kind_label(kind: str, lang: str, occurrence: datetime) -> str:
     """ "1d before", or for a cancel notice which session it is about (its date: the week is gone with it)."""
     if kind.startswith("remind:"):
         return t(lang, "reminders.kind_offset", offset=format_offset(timedelta(minutes=int(kind.split(":")[1]))))
+    if kind in ("checkin", "nudge", "recap"):
+        return t(lang, f"practice.kind_{kind}")
     return t(lang, "reminders.kind_cancel", date=timestamp(occurrence, "D"))

@@ -21,6 +21,11 @@ The rules:
 * A delivery whose time passed while the bot was down is sent late only if its session has not started,
   and only the latest one per session (one "late" message is useful; a burst of stale reminders is noise).
   The rest are recorded as missed so they are never reconsidered.
+* The study's practice adds three posts per session that is not cancelled, keyed the same way: the
+  session-start post with its check-in button (``"checkin"``, when the check-in window opens), the nudge
+  about missing study logs (``"nudge"``, `nudge_offset` before the start) and the recap (``"recap"``, at
+  the end). Each is useful for its own span — the check-in post until the session ends, the nudge until it
+  starts, the recap for `RECAP_USEFUL` after the end — and never supersedes a reminder or another post.
 """
 
 from __future__ import annotations
@@ -32,12 +37,24 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 
+from bot.core.model import PracticeSettings
 from bot.core.schedule import Session
 
 CANCEL_NOTICE = "cancelled"
 """Kind of the one message that tells a study a session is cancelled."""
 
 REMIND_PREFIX = "remind:"
+
+CHECKIN_POST = "checkin"
+"""Kind of the session-start post that carries the check-in button."""
+NUDGE = "nudge"
+"""Kind of the post that lists who has not posted this week's study log."""
+RECAP = "recap"
+"""Kind of the post after a session: who checked in, whose logs are up, what comes next."""
+PRACTICE_KINDS = frozenset({CHECKIN_POST, NUDGE, RECAP})
+
+RECAP_USEFUL = timedelta(hours=12)
+"""How long after a session its recap is still worth posting (after downtime)."""
 
 DEFAULT_ON_TIME = timedelta(minutes=5)
 """How late a delivery may be and still read as on time (scheduler jitter, a busy loop, a paced queue)."""
@@ -85,6 +102,10 @@ class PlannedDelivery:
     def is_cancel_notice(self) -> bool:
         return self.kind == CANCEL_NOTICE
 
+    @property
+    def is_practice(self) -> bool:
+        return self.kind in PRACTICE_KINDS
+
 
 class Decision(StrEnum):
     """What to do with a delivery that is due."""
@@ -96,7 +117,8 @@ class Decision(StrEnum):
 
 
 def held_by_pause(delivery: PlannedDelivery, *, paused: bool) -> bool:
-    """Whether pausing stops `delivery`: reminders yes, cancel notices no (see the module's rules)."""
+    """Whether pausing stops `delivery`: reminders and the practice posts (check-in post, nudge, recap) yes,
+    cancel notices no (see the module's rules)."""
     return paused and not delivery.is_cancel_notice
 
 
@@ -106,21 +128,24 @@ def plan_deliveries(
     *,
     since: datetime,
     until: datetime,
+    practice: PracticeSettings | None = None,
 ) -> list[PlannedDelivery]:
     """Every delivery with ``since <= due < until``, sorted by due time then kind.
 
     A non-cancelled session gets one reminder per offset at ``start - offset``. A cancelled session gets
     exactly one cancel notice at ``original start - max(offsets)`` and never a reminder. A study without
-    offsets has asked for no messages, so it gets neither. Duplicate offsets count once.
+    offsets has asked for no reminders, so it gets neither. Duplicate offsets count once. With `practice`,
+    each non-cancelled session also gets the posts it switches on (check-in post, nudge, recap).
     """
     _require_aware(since, "since")
     _require_aware(until, "until")
     unique = sorted(set(offsets))
+    planned = _plan_practice(schedule, practice, since=since, until=until) if practice is not None else []
     if not unique:
-        return []
+        planned.sort(key=lambda p: (p.due, p.kind))
+        return planned
     kinds = [(offset, kind_for_offset(offset)) for offset in unique]
     earliest = unique[-1]
-    planned: list[PlannedDelivery] = []
     held = 0  # sessions held so far: a cancelled slot would have been week held + 1
     for session in schedule:
         occurrence = session.start.astimezone(UTC)
@@ -136,6 +161,40 @@ def plan_deliveries(
                 planned.append(PlannedDelivery(occurrence, kind, due, session, offset, session.week))
     planned.sort(key=lambda p: (p.due, p.kind))
     return planned
+
+
+def _plan_practice(
+    schedule: Sequence[Session], practice: PracticeSettings, *, since: datetime, until: datetime
+) -> list[PlannedDelivery]:
+    planned: list[PlannedDelivery] = []
+    for session in schedule:
+        if session.cancelled:
+            continue
+        occurrence = session.start.astimezone(UTC)
+        dues: list[tuple[str, datetime]] = []
+        if practice.checkin_post_enabled:
+            dues.append((CHECKIN_POST, occurrence - practice.checkin_opens))
+        if practice.nudge_offset > timedelta(0):
+            dues.append((NUDGE, occurrence - practice.nudge_offset))
+        if practice.recap_enabled:
+            dues.append((RECAP, session.end.astimezone(UTC)))
+        for kind, due in dues:
+            if since <= due < until:
+                planned.append(PlannedDelivery(occurrence, kind, due, session, None, session.week))
+    return planned
+
+
+def still_useful(delivery: PlannedDelivery, now: datetime) -> bool:
+    """Whether posting `delivery` at `now` still helps anyone (else it is recorded as missed).
+
+    Reminders and notices: until the session starts. The check-in post: until the session ends (a late
+    post still carries the button). The nudge: until the start. The recap: for `RECAP_USEFUL` after the end.
+    """
+    if delivery.kind == CHECKIN_POST:
+        return now < delivery.session.end
+    if delivery.kind == RECAP:
+        return now < delivery.due + RECAP_USEFUL
+    return delivery.occurrence > now
 
 
 def decide_due(
@@ -163,10 +222,12 @@ def decide_due(
     decisions: dict[tuple[datetime, str], Decision] = {}
     by_session: defaultdict[date, list[PlannedDelivery]] = defaultdict(list)
     for delivery in pending:
-        if delivery.occurrence <= now:
+        if not still_useful(delivery, now):
             decisions[delivery.key] = Decision.MISSED
         elif held_by_pause(delivery, paused=paused):
             decisions[delivery.key] = Decision.HELD
+        elif delivery.is_practice:  # each practice post stands alone: sent (maybe late) while useful
+            decisions[delivery.key] = Decision.SEND if now - delivery.due <= on_time else Decision.SEND_LATE
         else:
             by_session[delivery.session.original_date].append(delivery)
     for group in by_session.values():

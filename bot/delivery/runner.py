@@ -17,7 +17,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.date import DateTrigger
@@ -30,7 +30,10 @@ from bot.delivery.ledger import DeliveryLedger
 from bot.delivery.messages import render_cancel_notice, render_reminder, render_status
 from bot.delivery.pacing import RateGate
 from bot.delivery.plan import (
+    CHECKIN_POST,
     DEFAULT_ON_TIME,
+    NUDGE,
+    RECAP,
     Decision,
     PlannedDelivery,
     decide_due,
@@ -38,6 +41,14 @@ from bot.delivery.plan import (
     next_due,
     nonce_for,
     plan_deliveries,
+    still_useful,
+)
+from bot.delivery.practice_posts import (
+    PracticeFacts,
+    following_session,
+    render_checkin_post,
+    render_nudge,
+    render_recap,
 )
 from bot.delivery.problems import ProblemBoard
 from bot.i18n import t
@@ -71,6 +82,13 @@ class Poster(Protocol):
         ...
 
 
+class _NoFacts:
+    """No database to ask (tests of the runner alone): nobody checked in, nobody posted a log."""
+
+    attendance: dict[int, Any] = {}  # noqa: RUF012 - read-only
+    logs: dict[int, list[str]] = {}  # noqa: RUF012 - read-only
+
+
 @dataclass(frozen=True, slots=True)
 class QueuedSend:
     study_id: int
@@ -98,6 +116,7 @@ class ReminderRunner:
         backoff_base: float = 1.0,
         workers: int = 16,
         problems: ProblemBoard | None = None,
+        practice: PracticeFacts | None = None,
     ) -> None:
         self.directory = directory
         self.ledger = ledger
@@ -112,6 +131,7 @@ class ReminderRunner:
         self._locks: dict[int, asyncio.Lock] = {}
         self._deciding = asyncio.Semaphore(4)
         self.problems = problems if problems is not None else ProblemBoard()
+        self.practice = practice
         self.started = False
         self._closing = False  # stopping: nothing new is sent; claimed rows wait for the next start
 
@@ -160,7 +180,7 @@ class ReminderRunner:
     # --- planning ---------------------------------------------------------------------------------
     def plan(self, snap: StudySnapshot, *, since: datetime, until: datetime) -> list[PlannedDelivery]:
         schedule = build_schedule(snap.recurrence, snap.changes, snap.week_count)
-        return plan_deliveries(schedule, snap.reminder_offsets, since=since, until=until)
+        return plan_deliveries(schedule, snap.reminder_offsets, since=since, until=until, practice=snap.practice)
 
     def _since(self, snap: StudySnapshot, now: datetime) -> datetime:
         since = now - LOOKBACK
@@ -201,8 +221,8 @@ class ReminderRunner:
                         why = reason
                     elif decision is Decision.HELD:
                         why = "reminders paused"
-                    elif delivery.occurrence <= now:
-                        why = "session already started"
+                    elif not still_useful(delivery, now):
+                        why = "too late to be useful" if delivery.is_practice else "session already started"
                     else:
                         why = "superseded by a later reminder"
                     await self.ledger.record_missed(study_id=study_id, planned=delivery, reason=why)
@@ -293,7 +313,7 @@ class ReminderRunner:
             await self.ledger.mark_sent(row.id, message_id=found, attempts=row.attempts)
             return
         planned = self._replan(snap, row.occurrence, row.kind)
-        if row.occurrence <= now:
+        if (planned is not None and not still_useful(planned, now)) or (planned is None and row.occurrence <= now):
             await self.ledger.mark_missed(row.id, error="interrupted; the session started before it was sent")
             return
         if planned is None:
@@ -305,8 +325,10 @@ class ReminderRunner:
         later_due = [
             p
             for p in self.plan(snap, since=row.due_at + timedelta(seconds=1), until=now + timedelta(seconds=1))
-            if p.session.original_date == planned.session.original_date
+            if p.session.original_date == planned.session.original_date and not p.is_practice
         ]
+        if planned.is_practice:
+            later_due = []
         if later_due:
             await self.ledger.mark_missed(row.id, error="superseded by a later reminder")
             return
@@ -314,10 +336,36 @@ class ReminderRunner:
         await self.queue.put(QueuedSend(row.study_id, row.id, planned, late, row.nonce, row.attempts))
 
     def _replan(self, snap: StudySnapshot, occurrence: datetime, kind: str) -> PlannedDelivery | None:
-        for planned in self.plan(snap, since=occurrence - timedelta(days=15), until=occurrence + timedelta(days=1)):
+        for planned in self.plan(snap, since=occurrence - timedelta(days=15), until=occurrence + timedelta(days=2)):
             if planned.occurrence == occurrence and planned.kind == kind:
                 return planned
         return None
+
+    async def compose(self, snap: StudySnapshot, planned: PlannedDelivery, *, late: bool, nonce: str) -> Reply:
+        """The post for `planned`: reminders and notices from the snapshot; the nudge and the recap also
+        read the session's check-ins and study logs (and the recap its progress picture)."""
+        if planned.kind == CHECKIN_POST:
+            return render_checkin_post(
+                snap, planned.session, now=self.clock.now(), late=late, reference=reference_for(nonce)
+            )
+        if planned.kind in (NUDGE, RECAP):
+            facts: Any = (
+                await self.practice.for_session(snap.id, planned.session.original_date)
+                if self.practice is not None
+                else _NoFacts()
+            )
+            if planned.kind == NUDGE:
+                return render_nudge(snap, planned.session, facts, reference=reference_for(nonce))
+            png = await self.practice.progress_png(snap, lang=snap.locale) if self.practice is not None else None
+            return render_recap(
+                snap,
+                planned.session,
+                facts,
+                following=following_session(snap, planned.session),
+                png=png,
+                reference=reference_for(nonce),
+            )
+        return self.render(snap, planned, late=late, nonce=nonce)
 
     def render(self, snap: StudySnapshot, planned: PlannedDelivery, *, late: bool, nonce: str) -> Reply:
         now = self.clock.now()
@@ -358,10 +406,10 @@ class ReminderRunner:
             if planned is not None and held_by_pause(planned, paused=snap.paused):
                 await self._drop(item, snap.reminder_channel_id, attempts, reason="reminders paused")
                 return
-            if planned is None or planned.occurrence <= self.clock.now():
+            if planned is None or not still_useful(planned, self.clock.now()):
                 await self._drop(item, snap.reminder_channel_id, attempts, reason="session changed before it was sent")
                 return
-            reply = self.render(snap, planned, late=item.late, nonce=item.nonce)
+            reply = await self.compose(snap, planned, late=item.late, nonce=item.nonce)
             await self.gate.wait()
             attempts += 1
             try:
@@ -405,7 +453,10 @@ class ReminderRunner:
         planned = self.plan(snap, since=now, until=now + HORIZON)
         if not planned:
             return Reply(content=t(lang, "reminders.none_planned"), ephemeral=True)
-        first = planned[0]
+        reminders = [p for p in planned if not p.is_practice]
+        if not reminders:
+            return Reply(content=t(lang, "reminders.none_planned"), ephemeral=True)
+        first = reminders[0]
         reply = self.render(snap, first, late=False, nonce=nonce_for(snap.id, first.occurrence, first.kind))
         header = t(lang, "reminders.preview_header", when=f"<t:{int(first.due.timestamp())}:F>")
         return Reply(content=header + "\n" + reply.content, embeds=reply.embeds, ephemeral=True)

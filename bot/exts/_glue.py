@@ -32,15 +32,58 @@ NO_PINGS = discord.AllowedMentions(everyone=False, users=False, roles=False, rep
 
 
 def allowed_mentions_for(reply: Reply) -> discord.AllowedMentions:
-    """Exactly the roles the reply means to ping; never @everyone/@here, never users."""
-    if not reply.ping_role_ids:
+    """Exactly the roles and users the reply means to ping; never @everyone/@here, nobody else."""
+    if not reply.ping_role_ids and not reply.ping_user_ids:
         return NO_PINGS
     return discord.AllowedMentions(
         everyone=False,
-        users=False,
-        roles=[discord.Object(id=role_id) for role_id in reply.ping_role_ids],
+        users=[discord.Object(id=user_id) for user_id in reply.ping_user_ids] or False,
+        roles=[discord.Object(id=role_id) for role_id in reply.ping_role_ids] or False,
         replied_user=False,
     )
+
+
+class ComponentsOnly(discord.ui.View):
+    """Buttons and menus whose presses are handled by dynamic items registered at start-up (their
+    custom_id says what they mean), so nothing is kept in memory per message and a restart loses nothing."""
+
+    def __init__(self) -> None:
+        super().__init__(timeout=None)
+
+    def is_dispatchable(self) -> bool:
+        return False  # never stored in discord.py's view store: the dynamic items answer
+
+
+_STYLES = {
+    "primary": discord.ButtonStyle.primary,
+    "secondary": discord.ButtonStyle.secondary,
+    "success": discord.ButtonStyle.success,
+    "danger": discord.ButtonStyle.danger,
+}
+
+
+def view_for(reply: Reply) -> discord.ui.View | None:
+    if not reply.buttons and reply.select is None:
+        return None
+    view = ComponentsOnly()
+    for spec in reply.buttons:
+        view.add_item(
+            discord.ui.Button(
+                style=_STYLES.get(spec.style, discord.ButtonStyle.secondary),
+                label=spec.label,
+                custom_id=spec.custom_id,
+                emoji=spec.emoji or None,
+            )
+        )
+    if reply.select is not None:
+        view.add_item(
+            discord.ui.Select(
+                custom_id=reply.select.custom_id,
+                placeholder=reply.select.placeholder,
+                options=[discord.SelectOption(label=label, value=value) for label, value in reply.select.options],
+            )
+        )
+    return view
 
 
 def to_embed(spec: EmbedSpec) -> discord.Embed:
@@ -65,6 +108,7 @@ async def send(interaction: discord.Interaction[StudyBot], reply: Reply) -> None
     embeds = [to_embed(e) for e in reply.embeds]
     mentions = allowed_mentions_for(reply)
     files = files_for(reply)
+    view = view_for(reply)
     if interaction.response.is_done():
         await interaction.followup.send(
             content=reply.content or discord.utils.MISSING,
@@ -72,6 +116,7 @@ async def send(interaction: discord.Interaction[StudyBot], reply: Reply) -> None
             ephemeral=reply.ephemeral,
             allowed_mentions=mentions,
             files=files,
+            view=view or discord.utils.MISSING,
         )
     else:
         await interaction.response.send_message(
@@ -80,6 +125,7 @@ async def send(interaction: discord.Interaction[StudyBot], reply: Reply) -> None
             ephemeral=reply.ephemeral,
             allowed_mentions=mentions,
             files=files,
+            view=view or discord.utils.MISSING,
         )
 
 

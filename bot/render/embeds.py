@@ -51,6 +51,25 @@ class EmbedSpec:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class ButtonSpec:
+    """A button on a message; `custom_id` names what a press means (a registered dynamic item reads it)."""
+
+    custom_id: str
+    label: str
+    emoji: str = ""
+    style: str = "success"  # primary | secondary | success | danger
+
+
+@dataclass(frozen=True, slots=True)
+class SelectSpec:
+    """A choice menu on a message: (label, value) options, at most 25."""
+
+    custom_id: str
+    placeholder: str
+    options: tuple[tuple[str, str], ...]
+
+
 @dataclass(slots=True)
 class Reply:
     content: str = ""
@@ -60,6 +79,10 @@ class Reply:
     file_bytes: bytes | None = None
     # Role ids this reply is meant to ping; every other mention is suppressed by the glue.
     ping_role_ids: tuple[int, ...] = ()
+    # User ids this reply is meant to ping (the nudge's opted-in members); nobody else.
+    ping_user_ids: tuple[int, ...] = ()
+    buttons: tuple[ButtonSpec, ...] = ()
+    select: SelectSpec | None = None
 
 
 def truncate(text: str, limit: int) -> str:

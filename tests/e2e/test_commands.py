@@ -229,6 +229,8 @@ async def test_commands_sync_once_then_only_when_changed(running: OfflineBot, tm
         "guide",
         "web",
         "privacy",
+        "checkin",
+        "attendance",
     }
     admin = next(c for c in standin.commands() if c["name"] == "admin")
     assert int(admin["default_member_permissions"]) == 1 << 5

@@ -31,19 +31,22 @@ MESSAGES = r"/channels/\d+/messages"
 ROOT = Path(__file__).resolve().parents[2]
 
 
-async def prepare_study(tmp_path: Path, standin: StandIn) -> Path:
+async def prepare_study(
+    tmp_path: Path, standin: StandIn, *, minutes_ahead: int = 40, reminders: bool = True, practice: str = "off"
+) -> Path:
     """A study whose session starts in 40 minutes with a 1h reminder (so it is 20 minutes late now),
-    imported a day ago — as if the bot had been down since before the reminder was due."""
+    imported a day ago — as if the bot had been down since before the reminder was due. `practice="checkin"`
+    keeps the session-start post on (the other practice posts stay off either way)."""
     world = standin.defaults
     assert world is not None
     now = datetime.now(UTC)
-    start_local = (now + timedelta(minutes=40)).astimezone(ZoneInfo("Asia/Seoul"))
+    start_local = (now + timedelta(minutes=minutes_ahead)).astimezone(ZoneInfo("Asia/Seoul"))
     definition = replace(
         load_definition(BUNDLED_STUDY),
         weekday=start_local.weekday(),
         first_session=start_local.date(),
         start_time=start_local.time().replace(second=0, microsecond=0),
-        reminder_offsets_minutes=(60,),
+        reminder_offsets_minutes=(60,) if reminders else (),
     )
     study_file = tmp_path / "study.toml"
     study_file.write_text(dump_definition(definition), encoding="utf-8")
@@ -57,6 +60,10 @@ async def prepare_study(tmp_path: Path, standin: StandIn) -> Path:
         actor=Actor.cli(),
         reminder_channel_id=world.channel_id,
         ping_role_id=world.study_role_id,
+    )
+    # This test is about the reminder: the study's practice posts (its nudge would be due late too) are off.
+    await runtime.services.attendance.update_practice(
+        guild_id=world.guild_id, actor=Actor.cli(), nudge_offset=0, recap=False, checkin_post=practice == "checkin"
     )
     await runtime.close()
     return write_config(

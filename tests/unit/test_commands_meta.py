@@ -28,10 +28,23 @@ NAME = re.compile(r"^[-_\w]{1,32}$")  # Discord's CHAT_INPUT name rule (\w is Un
 SUB_COMMAND, SUB_COMMAND_GROUP = 1, 2
 MANAGE_GUILD = str(1 << 5)
 GUILD_CONTEXT = 0
-MEMBER_COMMANDS = ("week", "materials", "schedule", "next", "roster", "calendar", "progress", "guide")
+MEMBER_COMMANDS = (
+    "week",
+    "materials",
+    "schedule",
+    "next",
+    "roster",
+    "calendar",
+    "progress",
+    "guide",
+    "checkin",
+    "attendance",
+)
 MEMBER_GROUPS = {"log": {"add", "remove", "board", "mine", "nudge"}}
 ADMIN_SUBCOMMANDS = {
-    "roster": {"add", "remove", "edit", "link"},
+    "roster": {"add", "remove", "edit", "link", "confirm"},
+    "attendance": {"mark", "unmark", "excuse"},
+    "practice": None,
     "curriculum": {"set-topic", "add-material", "remove-material"},
     "session": {"cancel", "move", "restore"},
     "reminders": {"status", "pause", "resume", "preview"},
