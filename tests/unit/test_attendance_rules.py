@@ -3,9 +3,7 @@
 
 from __future__ import annotations
 
-import sys
 import threading
-import types
 from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
@@ -270,38 +268,29 @@ class _Records:
         return {1: {date(2026, 12, 3)}}
 
 
-async def test_recap_picture_is_none_without_the_progress_renderer(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(sys.modules, "bot.render.progress", None)  # import fails: not installed
-    assert await PracticeFacts(_Records()).progress_png(snapshot(), lang="ko") is None
+async def test_recap_picture_is_the_progress_picture_drawn_in_a_worker_thread(monkeypatch: pytest.MonkeyPatch) -> None:
+    import bot.render.progress as progress
 
+    threads: list[bool] = []
+    real = progress.render_for_recap
 
-async def test_recap_picture_comes_from_render_progress_in_a_worker_thread(monkeypatch: pytest.MonkeyPatch) -> None:
-    calls: list[tuple[object, ...]] = []
-    module = types.ModuleType("bot.render.progress")
+    def spy(*args: object, **kwargs: object) -> bytes:
+        threads.append(threading.current_thread() is threading.main_thread())
+        return real(*args, **kwargs)  # type: ignore[arg-type]
 
-    def render_progress(snap: object, schedule: object, attendance: object, logs: object, *, lang: str) -> bytes:
-        calls.append(
-            (snap, len(schedule), attendance, logs, lang, threading.current_thread() is threading.main_thread())
-        )  # type: ignore[arg-type]
-        return b"\x89PNG"
-
-    module.render_progress = render_progress  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "bot.render.progress", module)
+    monkeypatch.setattr(progress, "render_for_recap", spy)
 
     png = await PracticeFacts(_Records()).progress_png(snapshot(), lang="en")
 
-    assert png == b"\x89PNG"
-    [(_, weeks, attendance, logs, lang, on_main)] = calls
-    assert weeks == 3 and lang == "en" and not on_main
-    assert attendance == {1: {date(2026, 12, 3): AttendanceStatus.PRESENT}} and logs == {1: {date(2026, 12, 3)}}
+    assert png is not None and png.startswith(b"\x89PNG")
+    assert threads == [False]
 
 
 async def test_a_failing_progress_renderer_leaves_the_recap_without_a_picture(monkeypatch: pytest.MonkeyPatch) -> None:
-    module = types.ModuleType("bot.render.progress")
+    import bot.render.progress as progress
 
-    def render_progress(*args: object, **kwargs: object) -> bytes:
+    def broken(*args: object, **kwargs: object) -> bytes:
         raise RuntimeError("no font")
 
-    module.render_progress = render_progress  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "bot.render.progress", module)
+    monkeypatch.setattr(progress, "render_for_recap", broken)
     assert await PracticeFacts(_Records()).progress_png(snapshot(), lang="ko") is None
