@@ -11,6 +11,7 @@ import asyncio
 import gc
 import logging
 import os
+import signal
 import sys
 import traceback
 from collections.abc import Sequence
@@ -72,6 +73,16 @@ def _settings(args: argparse.Namespace, *, require_token: bool) -> Settings:
         # No config file: defaults plus the environment (STUDYBOT_DATABASE_URL) for offline commands.
         return settings_from_mapping({}, source=NO_CONFIG, base_dir=Path.cwd(), environ=os.environ, require_token=False)
     return load_settings(path or DEFAULT_CONFIG_PATH, require_token=require_token, require_study=args.command == "run")
+
+
+def _catch_stop_signals() -> list[int]:
+    """Until `serve` installs its own handlers: a SIGTERM or SIGINT during the migration or the loading of
+    studies lets that step finish (a migration is never cut in half) and then stops with exit code 0."""
+    received: list[int] = []
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, received.append, signum)
+    return received
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -178,6 +189,7 @@ async def _dispatch(args: argparse.Namespace) -> int:
     _setup_logging(settings.log_level)
     if command in ("export", "calendar"):
         _require_database(settings, args)
+    early_stop = _catch_stop_signals() if command == "run" else []
     runtime = await rt.open_runtime(settings)
     try:
         if command == "migrate":
@@ -221,6 +233,9 @@ async def _dispatch(args: argparse.Namespace) -> int:
                 print(f"wrote {args.output / name}")
             return 0
         await rt.prepare(runtime)
+        if early_stop:  # stopped while migrating or loading: that step finished, nothing was sent yet
+            logging.getLogger("bot").info("stopped before connecting")
+            return 0
         bot = rt.create_bot(runtime, force_sync=command == "sync", serve=command == "run")
         if command == "sync":
             async with bot:
