@@ -38,6 +38,8 @@ class WebService(Service):
         async with self.edit_study(guild_id) as (session, study):
             page = await self._page(session, study)
             before = page.enabled
+            if before == enabled:
+                return  # already so: nothing to change, nothing to record
             page.enabled = enabled
             page.updated_at = self.clock.now()
             self.audit(
@@ -48,6 +50,8 @@ class WebService(Service):
         async with self.edit_study(guild_id) as (session, study):
             page = await self._page(session, study)
             before = page.public
+            if before == public:
+                return
             page.public = public
             page.updated_at = self.clock.now()
             self.audit(
@@ -61,7 +65,16 @@ class WebService(Service):
             page.token = new_token()
             page.updated_at = self.clock.now()
             # The audit row never holds the address itself: anyone reading the audit would learn it.
-            self.audit(session, study=study, actor=actor, action="web.rotate", target="web", before="", after="")
+            self.audit(
+                session,
+                study=study,
+                actor=actor,
+                action="web.rotate",
+                target="web",
+                before="old address",
+                after="new address",
+                summary=True,
+            )
 
     async def set_links_hidden(self, *, guild_id: int | None, actor: Actor, hidden: bool) -> str:
         """The member linked to `actor`'s Discord account hides (or shows) their links on the page."""
@@ -74,6 +87,8 @@ class WebService(Service):
             existing = (
                 await session.execute(select(db.WebHiddenLinks).where(db.WebHiddenLinks.member_id == member.id))
             ).scalar_one_or_none()
+            if hidden == (existing is not None):
+                return member.name  # already so
             if hidden and existing is None:
                 session.add(db.WebHiddenLinks(study_id=study.id, member_id=member.id, created_at=self.clock.now()))
             elif not hidden and existing is not None:
