@@ -8,13 +8,23 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import os
 import sys
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
-from bot.config import DEFAULT_CONFIG_PATH, ConfigError, Settings, load_settings, settings_from_mapping
+from bot.config import (
+    DEFAULT_CONFIG_PATH,
+    ConfigError,
+    Settings,
+    load_settings,
+    settings_from_mapping,
+    with_shards,
+)
+from bot.core.sharding import ShardSpecError, parse_shard_spec
 from bot.core.definition import DefinitionError, dump_definition, load_definition
 from bot.errors import UserError
 from bot.i18n import t
@@ -27,6 +37,12 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="migrate the database, connect to Discord and serve")
     run.add_argument("--config", type=Path, default=argparse.SUPPRESS)
+    run.add_argument(
+        "--shards",
+        default=None,
+        metavar="FIRST-LAST/COUNT",
+        help="connect these shards only (e.g. 0-3/8), as one of several processes; overrides the config",
+    )
     sync = sub.add_parser("sync", help="register the slash commands with Discord now, then exit")
     sync.add_argument("--config", type=Path, default=argparse.SUPPRESS)
     imp = sub.add_parser("import", help="create or update a server's study from a definition file")
@@ -59,6 +75,19 @@ def _settings(args: argparse.Namespace, *, require_token: bool) -> Settings:
     return load_settings(path or DEFAULT_CONFIG_PATH, require_token=require_token)
 
 
+def _shard_settings(args: argparse.Namespace, settings: Settings) -> Settings:
+    """`run --shards` overrides the config; the other commands serve every server, shards or not."""
+    if args.command != "run":
+        return replace(settings, shards=None)
+    if getattr(args, "shards", None) is None:
+        return settings
+    try:
+        plan = parse_shard_spec(args.shards)
+    except ShardSpecError as exc:
+        raise ConfigError("--shards", "--shards", f"is wrong: {exc}") from exc
+    return with_shards(settings, plan, key="--shards")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
@@ -77,23 +106,36 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:
         from bot.runtime import StartupError
 
-        if isinstance(exc, StartupError):
+        from bot.sharding import DatabaseInUse
+
+        if isinstance(exc, StartupError | DatabaseInUse):
             print(f"studybot: {exc}", file=sys.stderr)
             return 1
         raise
 
 
 async def _dispatch(args: argparse.Namespace) -> int:
-    from bot import runtime as rt
-
     command = args.command
     if command == "console":
         from bot.console import run_console
 
         code: int = await run_console(db=args.db, study=args.study)
         return code
-    settings = _settings(args, require_token=command in ("run", "sync"))
+    settings = _shard_settings(args, _settings(args, require_token=command in ("run", "sync")))
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)-7s %(name)s: %(message)s")
+    guard = contextlib.ExitStack()
+    if command == "run":  # before migrating: a second process on one SQLite file stops here
+        from bot.sharding import single_sqlite_process
+
+        guard.enter_context(single_sqlite_process(settings.database_url))
+    with guard:
+        return await _serve(args, settings)
+
+
+async def _serve(args: argparse.Namespace, settings: Settings) -> int:
+    from bot import runtime as rt
+
+    command = args.command
     runtime = await rt.open_runtime(settings)
     try:
         if command == "migrate":

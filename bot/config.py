@@ -9,10 +9,12 @@ from __future__ import annotations
 import os
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
+
+from bot.core.sharding import ShardPlan, ShardSpecError
 
 DEFAULT_CONFIG_PATH = Path("config.toml")
 DEFAULT_API_BASE_URL = "https://discord.com/api/v10"
@@ -50,12 +52,16 @@ class Settings:
     studies: tuple[StudyConfig, ...] = ()
     source: str = "<defaults>"
     base_dir: Path = field(default_factory=Path.cwd)
+    # Several processes: the shards this one connects (None: one process, every server).
+    shards: ShardPlan | None = None
+    # How often edits made through other processes are picked up (None: only by the 15-minute sweep).
+    reload_seconds: float | None = None
 
 
 _ALLOWED = {
     "": {"discord", "database", "study", "logging"},
-    "discord": {"token", "api_base_url", "gateway_url"},
-    "database": {"url"},
+    "discord": {"token", "api_base_url", "gateway_url", "shard_count", "shard_ids"},
+    "database": {"url", "reload_seconds"},
     "logging": {"level"},
     "study": {"guild_id", "definition", "reminder_channel_id", "ping_role_id", "admin_role_id"},
 }
@@ -156,7 +162,7 @@ def settings_from_mapping(
                 admin_role_id=_snowflake(item, f"{key}.admin_role_id", "admin_role_id", source),
             )
         )
-    return Settings(
+    settings = Settings(
         token=token,
         api_base_url=api_base_url.rstrip("/"),
         gateway_url=gateway_url,
@@ -165,7 +171,63 @@ def settings_from_mapping(
         studies=tuple(studies),
         source=source,
         base_dir=base_dir,
+        reload_seconds=_reload_seconds(database, source),
     )
+    return with_shards(settings, _shard_plan(discord, source), key="discord.shard_count")
+
+
+# --- several processes ------------------------------------------------------------------------------
+
+
+def _shard_plan(discord: Mapping[str, Any], source: str) -> ShardPlan | None:
+    """`shard_count` and `shard_ids` come together; both absent means one process owning every server."""
+    count = discord.get("shard_count")
+    ids = discord.get("shard_ids")
+    if count is None and ids is None:
+        return None
+    if count is None:
+        raise ConfigError(source, "discord.shard_count", "is missing: `shard_ids` needs the total number of shards")
+    if not isinstance(count, int) or isinstance(count, bool):
+        raise ConfigError(source, "discord.shard_count", "must be a whole number of shards (1 or more)")
+    if ids is None:
+        raise ConfigError(
+            source, "discord.shard_ids", f"is missing: list the shards this process connects, e.g. [0, 1] of {count}"
+        )
+    if not isinstance(ids, list) or not all(isinstance(i, int) and not isinstance(i, bool) for i in ids):
+        raise ConfigError(source, "discord.shard_ids", "must be a list of whole numbers, e.g. [0, 1, 2, 3]")
+    try:
+        return ShardPlan(tuple(ids), count)
+    except ShardSpecError as exc:
+        key = "discord.shard_count" if "count" in str(exc) else "discord.shard_ids"
+        raise ConfigError(source, key, f"is wrong: {exc}") from exc
+
+
+def with_shards(settings: Settings, plan: ShardPlan | None, *, key: str) -> Settings:
+    """`settings` running `plan`; several shards in all need PostgreSQL, the state the processes share."""
+    if plan is not None and plan.several_processes and not settings.database_url.startswith("postgresql+asyncpg://"):
+        raise ConfigError(
+            settings.source,
+            key,
+            f"asks for {plan.shard_count} shards, which means several processes, and they share their state "
+            "through PostgreSQL only: set database.url (or STUDYBOT_DATABASE_URL) to "
+            "postgresql+asyncpg://USER:PASS@HOST/DB, or run one process without shard settings",
+        )
+    reload_seconds = settings.reload_seconds
+    if reload_seconds is None and plan is not None and plan.several_processes:
+        reload_seconds = DEFAULT_SHARED_RELOAD_SECONDS
+    return replace(settings, shards=plan, reload_seconds=reload_seconds)
+
+
+DEFAULT_SHARED_RELOAD_SECONDS = 30.0
+
+
+def _reload_seconds(database: Mapping[str, Any], source: str) -> float | None:
+    value = database.get("reload_seconds")
+    if value is None:
+        return None
+    if not isinstance(value, int | float) or isinstance(value, bool) or not 1 <= value <= 3600:
+        raise ConfigError(source, "database.reload_seconds", f"is {value!r}: allowed are 1 to 3600 seconds")
+    return float(value)
 
 
 def _resolve_sqlite_path(url: str, base_dir: Path) -> str:

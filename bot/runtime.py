@@ -19,6 +19,7 @@ from bot.app import StudyBot
 from bot.clock import Clock, SystemClock
 from bot.config import ConfigError, Settings, StudyConfig
 from bot.core.definition import load_definition
+from bot.core.sharding import owns
 from bot.db.engine import create_engine, create_sessionmaker
 from bot.db.migrate import upgrade_to_head
 from bot.db.repositories import BotStateRepository, StudyRepository
@@ -35,6 +36,7 @@ from bot.services.directory import StudyDirectory
 from bot.services.roster import RosterService
 from bot.services.sessions import SessionService
 from bot.services.settings import SettingsService
+from bot.sharding import bot_class_options
 
 log = logging.getLogger(__name__)
 
@@ -95,7 +97,8 @@ async def open_runtime(settings: Settings, *, clock: Clock | None = None, migrat
             ) from exc
     sessionmaker = create_sessionmaker(engine)
     clock = clock or SystemClock()
-    directory = StudyDirectory(sessionmaker)
+    plan = settings.shards
+    directory = StudyDirectory(sessionmaker, owns=None if plan is None else plan.owns)
     common = {"sessionmaker": sessionmaker, "clock": clock, "directory": directory}
     services = ServiceSet(
         roster=RosterService(**common),  # type: ignore[arg-type]
@@ -112,7 +115,8 @@ async def open_runtime(settings: Settings, *, clock: Clock | None = None, migrat
 async def prepare(runtime: Runtime) -> None:
     """Import each configured study that is not in the database yet, apply config ids, load snapshots."""
     for study in runtime.settings.studies:
-        await _ensure_study(runtime, study)
+        if owns(runtime.settings.shards, study.guild_id):  # each server's process imports its own study
+            await _ensure_study(runtime, study)
     await runtime.directory.load_all()
     # The snapshots live as long as the process: move them (and everything imported so far) out of the
     # collector's way, and collect less often — measured in bench/: mid-size collections were the /week p99.
@@ -172,7 +176,9 @@ def create_bot(
     guild_ready_timeout: float = 2.0,
     serve: bool = True,
 ) -> StudyBot:
-    bot = StudyBot(
+    bot_class, shard_options = bot_class_options(runtime.settings)
+    bot = bot_class(
+        **shard_options,
         services=runtime.services,
         directory=runtime.directory,
         clock=runtime.clock,
@@ -195,6 +201,7 @@ def create_bot(
         clock=runtime.clock,
         reminders=bot.reminders,
     )
+    bot.reload_seconds = runtime.settings.reload_seconds
     runtime.directory.subscribe(bot.reminders.on_study_changed)
     runtime.directory.subscribe(bot.events.on_study_changed)
     return bot
