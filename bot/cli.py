@@ -24,8 +24,8 @@ from bot.config import (
     settings_from_mapping,
     with_shards,
 )
-from bot.core.sharding import ShardSpecError, parse_shard_spec
 from bot.core.definition import DefinitionError, dump_definition, load_definition
+from bot.core.sharding import ShardSpecError, parse_shard_spec
 from bot.errors import UserError
 from bot.i18n import t
 from bot.services.base import Actor
@@ -105,7 +105,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except Exception as exc:
         from bot.runtime import StartupError
-
         from bot.sharding import DatabaseInUse
 
         if isinstance(exc, StartupError | DatabaseInUse):

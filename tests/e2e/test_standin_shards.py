@@ -54,9 +54,9 @@ async def sharded_standin() -> AsyncIterator[StandIn]:
 
 async def test_gateway_bot_recommends_the_configured_shards(sharded_standin: StandIn) -> None:
     headers = {"Authorization": f"Bot {sharded_standin.app.token}"}
-    async with aiohttp.ClientSession() as http:
-        async with http.get(f"{sharded_standin.api_base_url}/gateway/bot", headers=headers) as response:
-            body = await response.json()
+    url = f"{sharded_standin.api_base_url}/gateway/bot"
+    async with aiohttp.ClientSession() as http, http.get(url, headers=headers) as response:
+        body = await response.json()
     assert body["shards"] == 3
     assert body["url"] == sharded_standin.gateway_url
 

@@ -96,9 +96,7 @@ def test_reload_period_is_configurable() -> None:
         ({"shard_count": 0, "shard_ids": [0]}, "discord.shard_count", "from 1"),
     ],
 )
-def test_bad_shard_settings_name_key_file_and_what_is_allowed(
-    discord: dict[str, object], key: str, says: str
-) -> None:
+def test_bad_shard_settings_name_key_file_and_what_is_allowed(discord: dict[str, object], key: str, says: str) -> None:
     with pytest.raises(ConfigError) as info:
         settings(discord)
     assert info.value.key == key
@@ -138,10 +136,9 @@ def test_run_shards_checked_like_the_config() -> None:
 
 def test_second_serving_process_on_one_sqlite_file_is_refused(tmp_path: Path) -> None:
     url = f"sqlite+aiosqlite:///{tmp_path / 'studybot.db'}"
-    with single_sqlite_process(url):
-        with pytest.raises(DatabaseInUse, match=r"already serving the SQLite database .*PostgreSQL"):
-            with single_sqlite_process(url):
-                pass
+    refused = pytest.raises(DatabaseInUse, match=r"already serving the SQLite database .*PostgreSQL")
+    with single_sqlite_process(url), refused, single_sqlite_process(url):
+        pass
     with single_sqlite_process(url):  # released when the first one stops
         pass
     with single_sqlite_process(PG), single_sqlite_process(PG):  # PostgreSQL is shared on purpose
