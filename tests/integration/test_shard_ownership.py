@@ -87,3 +87,16 @@ async def test_processes_starting_together_migrate_once(db_url: str, tmp_path: P
     finally:
         for engine in engines:
             await engine.dispose()
+
+
+async def test_processes_starting_together_record_bot_state_without_conflict(db_url: str) -> None:
+    """Each process stores the synced command hash at start; the second write of a new key must not fail."""
+    runtimes = [await open_runtime(Settings(token="", database_url=db_url)) for _ in range(2)]
+    try:
+        for attempt in range(5):
+            key = f"command_tree_hash:{attempt}"
+            await asyncio.gather(*(rt.services.state.put(key, f"hash {i}") for i, rt in enumerate(runtimes)))
+            assert await runtimes[0].services.state.get(key) in {"hash 0", "hash 1"}
+    finally:
+        for rt in runtimes:
+            await rt.close()
