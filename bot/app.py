@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from bot.delivery.server_events import EventSync
     from bot.runtime import ServiceSet
     from bot.services.directory import StudyDirectory
+    from bot.web.feature import WebFeature
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +39,10 @@ EXTENSIONS = (
     "bot.exts.roster",
     "bot.exts.calendar",
     "bot.exts.admin",
+    "bot.exts.logs",
+    "bot.exts.progress",
+    "bot.exts.guide",
+    "bot.exts.web",
 )
 COMMAND_HASH_KEY = "command_tree_hash"
 
@@ -62,8 +67,8 @@ class StudyBot(commands.Bot):
             # Nobody can be pinged unless a send widens this on purpose (a reminder's role).
             allowed_mentions=NO_PINGS,
             help_command=None,
-            # How long discord.py waits for more GUILD_CREATEs before READY; the offline stand-in sends
-            # them all at once, so it passes a shorter wait.
+            # How long discord.py waits for more GUILD_CREATEs before `ready`; the bot does not wait for it
+            # (see "start-up timing" below), so it only matters when a server stays unavailable.
             guild_ready_timeout=guild_ready_timeout,
             **options,  # shard_ids/shard_count for the sharded client (bot.sharding)
         )
@@ -73,15 +78,22 @@ class StudyBot(commands.Bot):
         # Set by bot.runtime right after construction (they need the bot to post through).
         self.reminders: ReminderRunner
         self.events: EventSync
+        self.web: WebFeature | None = None  # the study web page (registry, service, server when configured)
         self.force_sync = force_sync
         self.serve = serve  # False for `studybot sync`: register commands, post nothing
         # Several processes: how often edits made through the others are picked up (None: the sweep only).
         self.reload_seconds: float | None = None
         self._event_sync: asyncio.Task[None] | None = None
         self.synced: bool | None = None
+        # Seconds a reminder send in flight may take to finish when the bot closes (`studybot run` sets it
+        # on SIGTERM/SIGINT); 0 stops at once, leaving it claimed for the next start.
+        self.stop_grace = 0.0
+        self._guilds_in = False  # every server READY listed has arrived in this gateway session
+        self._serving = asyncio.Event()
         self.tree.on_error = self.on_app_command_error  # type: ignore[method-assign]
 
     async def setup_hook(self) -> None:
+        log.info("start-up: logged in")
         await self.tree.set_translator(CatalogueTranslator())
         for name in EXTENSIONS:
             await self.load_extension(name)
@@ -89,8 +101,40 @@ class StudyBot(commands.Bot):
         # Reminders go out over REST and need no gateway: arm them now rather than after READY.
         if self.serve:
             await self.reminders.start()
+        log.info("start-up: commands and reminders ready")
+
+    # --- start-up timing ------------------------------------------------------------------------------
+    # discord.py dispatches `ready` only once no GUILD_CREATE has come for `guild_ready_timeout` seconds (2 s
+    # by default), so every start waited 2 s after the last server had arrived. READY lists every server,
+    # so the bot knows when the last one is in and starts its gateway-side work then; `on_ready` remains
+    # the fallback when a server stays unavailable.
+    async def on_connect(self) -> None:
+        self._guilds_in = False  # a new session: READY listed the servers, their GUILD_CREATEs follow
+        self._serving.clear()
+        await self._when_every_guild_is_in()
+
+    async def on_guild_available(self, _guild: discord.Guild) -> None:
+        await self._when_every_guild_is_in()
+
+    async def _when_every_guild_is_in(self) -> None:
+        if not self._guilds_in and all(not guild.unavailable for guild in self.guilds):
+            await self._serve_ready()
 
     async def on_ready(self) -> None:
+        if not self._guilds_in:
+            await self._serve_ready()
+
+    def is_ready(self) -> bool:
+        """Ready as soon as every server has arrived (see above), not `guild_ready_timeout` later."""
+        return self._guilds_in or super().is_ready()
+
+    async def wait_until_serving(self) -> None:
+        """Wait until every server has arrived and the gateway-side work has started."""
+        await self._serving.wait()
+
+    async def _serve_ready(self) -> None:
+        self._guilds_in = True
+        self._serving.set()
         log.info("connected as %s to %d servers", self.user, len(self.guilds))
         # Safety nets beside the per-study wake-ups: the event window moves forward as sessions pass, and
         # a periodic sweep re-arms every study (cheap: each run decides from the ledger what is due).
@@ -141,7 +185,7 @@ class StudyBot(commands.Bot):
     async def close(self) -> None:
         # Stop posting before the HTTP session goes away, so no send dies half-way through shutdown.
         if hasattr(self, "reminders"):
-            await self.reminders.stop()
+            await self.reminders.stop(grace=self.stop_grace)
         if self._event_sync is not None and not self._event_sync.done():
             self._event_sync.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -9,9 +9,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import logging
 import os
 import sys
+import traceback
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -21,10 +23,12 @@ from bot.config import (
     ConfigError,
     Settings,
     load_settings,
+    mask_url,
+    redact,
     settings_from_mapping,
     with_shards,
 )
-from bot.core.definition import DefinitionError, dump_definition, load_definition
+from bot.core.definition import DefinitionError, StudyDefinition, dump_definition, load_definition
 from bot.core.sharding import ShardSpecError, parse_shard_spec
 from bot.errors import UserError
 from bot.i18n import t
@@ -65,14 +69,15 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+NO_CONFIG = "(no config file)"
+
+
 def _settings(args: argparse.Namespace, *, require_token: bool) -> Settings:
     path: Path | None = args.config
     if path is None and not DEFAULT_CONFIG_PATH.exists() and not require_token:
         # No config file: defaults plus the environment (STUDYBOT_DATABASE_URL) for offline commands.
-        return settings_from_mapping(
-            {}, source="(no config file)", base_dir=Path.cwd(), environ=os.environ, require_token=False
-        )
-    return load_settings(path or DEFAULT_CONFIG_PATH, require_token=require_token)
+        return settings_from_mapping({}, source=NO_CONFIG, base_dir=Path.cwd(), environ=os.environ, require_token=False)
+    return load_settings(path or DEFAULT_CONFIG_PATH, require_token=require_token, require_study=args.command == "run")
 
 
 def _shard_settings(args: argparse.Namespace, settings: Settings) -> Settings:
@@ -92,15 +97,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         return asyncio.run(_dispatch(args))
-    except ConfigError as exc:
-        print(f"studybot: {exc}", file=sys.stderr)
-        return 2
-    except DefinitionError as exc:
-        print(f"studybot: {exc}", file=sys.stderr)
-        return 2
+    except (ConfigError, DefinitionError, CommandLineError) as exc:
+        return _fail(str(exc), 2)
     except UserError as exc:
-        print(f"studybot: {t('en', exc.key, **exc.params)}", file=sys.stderr)
-        return 2
+        return _fail(t("en", exc.key, **exc.params), 2)
     except KeyboardInterrupt:
         return 130
     except Exception as exc:
@@ -108,44 +108,121 @@ def main(argv: Sequence[str] | None = None) -> int:
         from bot.sharding import DatabaseInUse
 
         if isinstance(exc, StartupError | DatabaseInUse):
-            print(f"studybot: {exc}", file=sys.stderr)
-            return 1
-        raise
+            return _fail(str(exc), 1)
+        # A bug: the traceback helps, but never with a password or token in it.
+        sys.stderr.write(redact(traceback.format_exc()))
+        return 1
+
+
+class CommandLineError(Exception):
+    """A command-line argument names something that is not there; the message says what and where."""
+
+
+def _fail(message: str, code: int) -> int:
+    print(f"studybot: {redact(message)}", file=sys.stderr)
+    return code
+
+
+class _Redacting(logging.Filter):
+    """Masks URL passwords and the bot token in every log record, its arguments and its traceback."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg = redact(record.getMessage())
+        record.args = None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = "".join(traceback.format_exception(*record.exc_info)).rstrip("\n")
+        if record.exc_text:
+            record.exc_text = redact(record.exc_text)
+        return True
+
+
+def _setup_logging(level: str) -> None:
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)-7s %(name)s: %(message)s")
+    for handler in logging.getLogger().handlers:
+        if not any(isinstance(f, _Redacting) for f in handler.filters):
+            handler.addFilter(_Redacting())
+
+
+def _read_definition(path: Path) -> StudyDefinition:
+    """The definition to import, or one sentence: read before any database is opened or created."""
+    if not path.exists():
+        raise CommandLineError(f"{path}: no such file (the study definition to import)")
+    if path.is_dir():
+        raise CommandLineError(f"{path} is a folder; give the study definition file (.toml)")
+    try:
+        return load_definition(path)
+    except OSError as exc:
+        raise CommandLineError(f"{path} cannot be read: {exc.strerror or exc}") from None
+
+
+def _require_database(settings: Settings, args: argparse.Namespace) -> None:
+    """`export` and `calendar` read an existing database: they never create an empty one."""
+    prefix = "sqlite+aiosqlite:///"
+    url = settings.database_url
+    if not url.startswith(prefix) or url[len(prefix) :] in ("", ":memory:"):
+        return
+    database = Path(url[len(prefix) :])
+    if database.exists():
+        return
+    if os.environ.get("STUDYBOT_DATABASE_URL"):
+        where = "from STUDYBOT_DATABASE_URL"
+    elif settings.source == NO_CONFIG:
+        where = (
+            f"there is no config file (looked for {(args.config or DEFAULT_CONFIG_PATH).resolve()}) and "
+            "STUDYBOT_DATABASE_URL is not set, so the default database was used"
+        )
+    else:
+        where = f"database.url from {settings.source}"
+    nothing = "nothing to export" if args.command == "export" else "no sessions to write"
+    raise CommandLineError(
+        f"no database at {database} ({where}); {nothing}. Pass --config with your bot's "
+        "config file, set STUDYBOT_DATABASE_URL, or create the study first with `studybot import FILE --guild ID`"
+    )
 
 
 async def _dispatch(args: argparse.Namespace) -> int:
+    if args.command == "run":
+        # No cyclic collections while start-up imports and loads long-lived objects: `prepare` freezes
+        # them and turns the collector back on (each full collection here walked the whole import heap).
+        gc.disable()
     command = args.command
     if command == "console":
         from bot.console import run_console
 
         code: int = await run_console(db=args.db, study=args.study)
         return code
+    definition = _read_definition(args.file) if command == "import" else None
     settings = _shard_settings(args, _settings(args, require_token=command in ("run", "sync")))
-    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)-7s %(name)s: %(message)s")
+    _setup_logging(settings.log_level)
+    if command in ("export", "calendar"):
+        _require_database(settings, args)
     guard = contextlib.ExitStack()
     if command == "run":  # before migrating: a second process on one SQLite file stops here
         from bot.sharding import single_sqlite_process
 
         guard.enter_context(single_sqlite_process(settings.database_url))
     with guard:
-        return await _serve(args, settings)
+        return await _serve(args, settings, definition)
 
 
-async def _serve(args: argparse.Namespace, settings: Settings) -> int:
+async def _serve(args: argparse.Namespace, settings: Settings, definition: StudyDefinition | None) -> int:
     from bot import runtime as rt
 
     command = args.command
     runtime = await rt.open_runtime(settings)
     try:
         if command == "migrate":
-            print("database is at the newest migration")
+            print(f"database is at the newest migration ({mask_url(settings.database_url)})")
             return 0
         if command == "import":
-            definition = load_definition(args.file)
+            assert definition is not None
             study_id, changed = await runtime.services.definitions.import_definition(
                 guild_id=args.guild, definition=definition, actor=Actor.cli()
             )
-            print(f"{'imported' if changed else 'unchanged'}: study {study_id} for server {args.guild}")
+            print(
+                f"{'imported' if changed else 'unchanged'}: study {study_id} for server {args.guild} "
+                f"(database: {mask_url(settings.database_url)})"
+            )
             return 0
         if command == "export":
             text = dump_definition(await runtime.services.definitions.export_definition(guild_id=args.guild))
@@ -168,14 +245,10 @@ async def _serve(args: argparse.Namespace, settings: Settings) -> int:
         await rt.prepare(runtime)
         bot = rt.create_bot(runtime, force_sync=command == "sync", serve=command == "run")
         if command == "sync":
-            from bot.endpoints import apply_endpoints
-
-            apply_endpoints(api_base_url=settings.api_base_url, gateway_url=settings.gateway_url)
             async with bot:
-                await bot.login(settings.token)  # runs setup_hook, which syncs (forced)
+                await rt.login(runtime, bot)  # runs setup_hook, which syncs (forced)
             print("slash commands synced")
             return 0
-        await rt.run_bot(runtime, bot)
-        return 0
+        return await rt.serve(runtime, bot)
     finally:
         await runtime.close()

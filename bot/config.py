@@ -7,6 +7,7 @@ line can print one clear sentence instead of a traceback.
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -14,13 +15,18 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
+from bot.core import validation as rules
 from bot.core.sharding import ShardPlan, ShardSpecError
+from bot.errors import UserError
+from bot.i18n.catalogue import t
 
 DEFAULT_CONFIG_PATH = Path("config.toml")
 DEFAULT_API_BASE_URL = "https://discord.com/api/v10"
 DEFAULT_GATEWAY_URL = "wss://gateway.discord.gg/"
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///studybot.db"
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+# The server id written in config.example.toml: a copy that still holds it was never filled in.
+EXAMPLE_GUILD_ID = 123456789012345678
 
 
 class ConfigError(Exception):
@@ -42,7 +48,40 @@ class StudyConfig:
     admin_role_id: int | None
 
 
+# `scheme://user:password@host…`: the password is everything between the first `:` of the user part and the
+# last `@` before any whitespace, so an unencoded `@` or `/` in a password is masked too.
+_URL_PASSWORD = re.compile(r"([A-Za-z][A-Za-z0-9+.\-]*://[^\s:/@]*):\S*@")
+_QUERY_PASSWORD = re.compile(r"([?&](?:password|passwd|pwd)=)[^&\s]*", re.IGNORECASE)
+_TOKENS: set[str] = set()  # bot tokens loaded in this process, masked wherever `redact` is applied
+
+
+def mask_url(url: str) -> str:
+    """`postgresql+asyncpg://bot:secret@db/x` → `postgresql+asyncpg://bot:***@db/x` (also `?password=`)."""
+    return _QUERY_PASSWORD.sub(r"\1***", _URL_PASSWORD.sub(r"\1:***@", url))
+
+
+def redact(text: str) -> str:
+    """Mask every URL password and every loaded bot token in `text` (log lines, error messages, tracebacks)."""
+    text = mask_url(text)
+    for token in _TOKENS:
+        text = text.replace(token, "***")
+    return text
+
+
 @dataclass(frozen=True, slots=True)
+class WebSettings:
+    """The read-only web page: where it listens, and the address readers use (behind a reverse proxy)."""
+
+    host: str
+    port: int  # 0: any free port (the console and tests)
+    public_url: str | None  # no trailing slash; None: the address it is bound to (http://HOST:PORT)
+
+    @property
+    def listen(self) -> str:
+        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
+
+
+@dataclass(frozen=True, slots=True, repr=False)
 class Settings:
     token: str
     api_base_url: str = DEFAULT_API_BASE_URL
@@ -52,25 +91,43 @@ class Settings:
     studies: tuple[StudyConfig, ...] = ()
     source: str = "<defaults>"
     base_dir: Path = field(default_factory=Path.cwd)
+    web: WebSettings | None = None  # None: no [web] section, the web page is off
     # Several processes: the shards this one connects (None: one process, every server).
     shards: ShardPlan | None = None
     # How often edits made through other processes are picked up (None: only by the 15-minute sweep).
     reload_seconds: float | None = None
 
+    def __repr__(self) -> str:
+        # Never the token or the database password: settings end up in logs and tracebacks.
+        return (
+            f"Settings(token={'***' if self.token else ''!r}, api_base_url={self.api_base_url!r}, "
+            f"gateway_url={self.gateway_url!r}, database_url={mask_url(self.database_url)!r}, "
+            f"log_level={self.log_level!r}, studies={self.studies!r}, source={self.source!r}, "
+            f"base_dir={self.base_dir!r})"
+        )
+
 
 _ALLOWED = {
-    "": {"discord", "database", "study", "logging"},
+    "": {"discord", "database", "study", "logging", "web"},
     "discord": {"token", "api_base_url", "gateway_url", "shard_count", "shard_ids"},
     "database": {"url", "reload_seconds"},
     "logging": {"level"},
+    "web": {"listen", "public_url"},
     "study": {"guild_id", "definition", "reminder_channel_id", "ping_role_id", "admin_role_id"},
 }
 
 
 def load_settings(
-    path: Path | None = None, *, environ: Mapping[str, str] | None = None, require_token: bool = True
+    path: Path | None = None,
+    *,
+    environ: Mapping[str, str] | None = None,
+    require_token: bool = True,
+    require_study: bool = False,
 ) -> Settings:
-    """Read `path` (default ./config.toml), apply the environment (`DISCORD_TOKEN`, `STUDYBOT_DATABASE_URL`)."""
+    """Read `path` (default ./config.toml), apply the environment (`DISCORD_TOKEN`, `STUDYBOT_DATABASE_URL`).
+
+    `require_study` is for serving: a bot with no [[study]] would connect and then do nothing, silently.
+    """
     env = os.environ if environ is None else environ
     path = path or DEFAULT_CONFIG_PATH
     source = str(path)
@@ -83,7 +140,12 @@ def load_settings(
     except OSError as exc:
         raise ConfigError(source, "(file)", f"cannot be read: {exc.strerror or exc}") from exc
     return settings_from_mapping(
-        raw, source=source, base_dir=path.resolve().parent, environ=env, require_token=require_token
+        raw,
+        source=source,
+        base_dir=path.resolve().parent,
+        environ=env,
+        require_token=require_token,
+        require_study=require_study,
     )
 
 
@@ -94,6 +156,7 @@ def settings_from_mapping(
     base_dir: Path,
     environ: Mapping[str, str],
     require_token: bool = True,
+    require_study: bool = False,
 ) -> Settings:
     _check_keys(raw, "", source)
     discord = _table(raw, "discord", source)
@@ -121,7 +184,7 @@ def settings_from_mapping(
         raise ConfigError(
             source,
             "database.url",
-            f"is {db_url!r}: allowed are sqlite+aiosqlite:///PATH or postgresql+asyncpg://USER:PASS@HOST/DB",
+            f"is {mask_url(db_url)!r}: allowed are sqlite+aiosqlite:///PATH or postgresql+asyncpg://USER:PASS@HOST/DB",
         )
     level_raw = logging_.get("level", "INFO")
     level = level_raw.upper() if isinstance(level_raw, str) else repr(level_raw)
@@ -131,6 +194,13 @@ def settings_from_mapping(
     studies_raw = raw.get("study", [])
     if not isinstance(studies_raw, list):
         raise ConfigError(source, "study", "must be an array of tables ([[study]])")
+    if require_study and not studies_raw:
+        raise ConfigError(
+            source,
+            "study",
+            "is missing: add one [[study]] table per Discord server with its guild_id "
+            "(see config.example.toml); without one the bot would connect and serve no study",
+        )
     studies: list[StudyConfig] = []
     seen: set[int] = set()
     for index, item in enumerate(studies_raw):
@@ -140,6 +210,13 @@ def settings_from_mapping(
         _check_keys(item, "study", source, shown=key)
         guild_id = _snowflake(item, f"{key}.guild_id", "guild_id", source, required=True)
         assert guild_id is not None
+        if guild_id == EXAMPLE_GUILD_ID:
+            raise ConfigError(
+                source,
+                f"{key}.guild_id",
+                f"is still the example's placeholder ({EXAMPLE_GUILD_ID}): put your server's id here "
+                "(Discord → Settings → Advanced → Developer Mode, then right-click the server → Copy Server ID)",
+            )
         if guild_id in seen:
             raise ConfigError(source, f"{key}.guild_id", f"repeats guild {guild_id}: one [[study]] per server")
         seen.add(guild_id)
@@ -158,10 +235,12 @@ def settings_from_mapping(
                 guild_id=guild_id,
                 definition=definition,
                 reminder_channel_id=_snowflake(item, f"{key}.reminder_channel_id", "reminder_channel_id", source),
-                ping_role_id=_snowflake(item, f"{key}.ping_role_id", "ping_role_id", source),
-                admin_role_id=_snowflake(item, f"{key}.admin_role_id", "admin_role_id", source),
+                ping_role_id=_role(item, f"{key}.ping_role_id", "ping_role_id", source, guild_id),
+                admin_role_id=_role(item, f"{key}.admin_role_id", "admin_role_id", source, guild_id),
             )
         )
+    if len(token) >= 8:
+        _TOKENS.add(token)
     settings = Settings(
         token=token,
         api_base_url=api_base_url.rstrip("/"),
@@ -171,6 +250,7 @@ def settings_from_mapping(
         studies=tuple(studies),
         source=source,
         base_dir=base_dir,
+        web=_web(raw, source),
         reload_seconds=_reload_seconds(database, source),
     )
     return with_shards(settings, _shard_plan(discord, source), key="discord.shard_count")
@@ -230,6 +310,39 @@ def _reload_seconds(database: Mapping[str, Any], source: str) -> float | None:
     return float(value)
 
 
+DEFAULT_WEB_LISTEN = "127.0.0.1:8080"
+
+
+def _web(raw: Mapping[str, Any], source: str) -> WebSettings | None:
+    """`[web]`: absent → the page is off; present → served at `listen`, linked as `public_url`."""
+    if "web" not in raw:
+        return None
+    table = _table(raw, "web", source)
+    _check_keys(table, "web", source)
+    listen = _string(table, "web.listen", source, default=DEFAULT_WEB_LISTEN)
+    host, port = parse_listen(listen, source)
+    if "public_url" not in table:
+        return WebSettings(host=host, port=port, public_url=None)
+    public_url = _url(table, "web.public_url", source, "", ("http", "https"))
+    parsed = urlparse(public_url)
+    if parsed.query or parsed.fragment:
+        raise ConfigError(
+            source, "web.public_url", f"is {public_url!r}: allowed is a plain http(s) URL without ?query or #fragment"
+        )
+    return WebSettings(host=host, port=port, public_url=public_url.rstrip("/"))
+
+
+def parse_listen(listen: str, source: str) -> tuple[str, int]:
+    """`HOST:PORT` (IPv6 as `[::1]:8080`); port 1–65535, or 0 for any free port."""
+    allowed = "allowed is HOST:PORT, e.g. 127.0.0.1:8080 or [::1]:8080, with a port from 0 to 65535"
+    host, sep, port_text = listen.rpartition(":")
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    if not sep or not host or not port_text.isdigit() or int(port_text) > 65535 or any(c in host for c in "/ []"):
+        raise ConfigError(source, "web.listen", f"is {listen!r}: {allowed}")
+    return host, int(port_text)
+
+
 def _resolve_sqlite_path(url: str, base_dir: Path) -> str:
     """Relative SQLite paths are taken relative to the config file, not the working directory."""
     prefix = "sqlite+aiosqlite:///"
@@ -274,8 +387,10 @@ def _snowflake(table: Mapping[str, Any], key: str, name: str, source: str, *, re
     value = table.get(name, 0)
     if isinstance(value, str) and value.isdigit():
         value = int(value)
-    if not isinstance(value, int) or isinstance(value, bool) or value < 0 or value >= 2**64:
-        raise ConfigError(source, key, "must be a Discord id (a positive whole number; 0 means unset)")
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0 or value > rules.SNOWFLAKE_MAX:
+        raise ConfigError(
+            source, key, f"must be a Discord id (a positive whole number up to {rules.SNOWFLAKE_MAX}; 0 means unset)"
+        )
     if value == 0:
         if required:
             raise ConfigError(
@@ -283,3 +398,15 @@ def _snowflake(table: Mapping[str, Any], key: str, name: str, source: str, *, re
             )
         return None
     return value
+
+
+def _role(table: Mapping[str, Any], key: str, name: str, source: str, guild_id: int) -> int | None:
+    """A role id, checked by the same rule as `/admin settings`: never the @everyone role."""
+    role_id = _snowflake(table, key, name, source)
+    try:
+        return rules.check_ping_role(role_id, guild_id=guild_id, field=key)
+    except UserError as exc:
+        message = t("en", exc.key, **exc.params)
+        raise ConfigError(
+            source, key, f"is {role_id}, the server's own id, which is the @everyone role. {message}"
+        ) from None

@@ -9,11 +9,16 @@ they happen; `:ff 1d` fast-forwards the bot's clock to make them come.
 from __future__ import annotations
 
 import asyncio
+import codecs
 import contextlib
+import os
 import re
 import shlex
+import shutil
+import signal
 import sys
 import tempfile
+import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -22,8 +27,13 @@ from zoneinfo import ZoneInfo
 from bot.clock import ShiftedClock
 from bot.core.validation import parse_offsets
 from bot.errors import UserError
+from bot.i18n import language_for, t
 from bot.offline import BUNDLED_STUDY, OfflineBot, start_offline
+from bot.runtime import StartupError
+from bot.services.base import Actor
 from standin import MessageRecord, StandIn
+
+Json = dict[str, Any]
 
 HELP = """\
 Type a slash command as you would in Discord, options as name:value (quote values with spaces):
@@ -40,12 +50,24 @@ Console commands:
   :ff next                  fast-forward to the next reminder
   :now                      show the bot's clock
   :help                     this text
-  :quit                     leave (Ctrl-D works too)
+  :quit                     leave (Ctrl-D works too; Ctrl-C clears the line, twice leaves)
+Korean names work too: /주차 번호:3, /자료, /일정, /다음모임, /명단, /캘린더, /관리 명단 추가 이름:홍길동
 """
 
 TIMESTAMP = re.compile(r"<t:(-?\d+)(?::([tTdDfFR]))?>")
 MENTION = re.compile(r"<(@&|@!?|#)(\d+)>")
 WEEKDAYS_KO = "월화수목금토일"
+REPLY_WITHIN = 15.0  # seconds to wait for the bot's answer to a command
+
+
+def _named(nodes: list[Json], name: str) -> Json | None:
+    """The command/option/choice called `name` in English or in any of its localized names."""
+    wanted = name.strip().casefold()
+    for node in nodes:
+        names = [str(node["name"]), *(node.get("name_localizations") or {}).values()]
+        if wanted in (n.casefold() for n in names):
+            return node
+    return None
 
 
 class Console:
@@ -135,15 +157,73 @@ class Console:
             self.say("(only you can see this)" if self.locale != "ko" else "(나에게만 보이는 메시지)")
 
     # --- commands ---------------------------------------------------------------------------------------
-    def option_types(self, path: list[str]) -> dict[str, int]:
-        schema = next((c for c in self.standin.commands() if c["name"] == path[0]), None)
-        options = schema.get("options", []) if schema else []
-        for part in path[1:]:
-            nested = next((o for o in options if o["name"] == part), None)
-            options = nested.get("options", []) if nested else []
-        return {o["name"]: int(o["type"]) for o in options if int(o["type"]) > 2}
+    def language(self) -> str:
+        """The reader's language, as the bot picks it: their Discord language, else the study's."""
+        return language_for(self.locale, self.offline.runtime.directory.all()[0].locale)
 
-    def value(self, kind: int, raw: str) -> Any:
+    def shown(self, node: Json) -> str:
+        """A command, subcommand, option or choice name as the reader's Discord client shows it."""
+        localized: dict[str, str] = node.get("name_localizations") or {}
+        return localized.get(self.language(), str(node["name"]))
+
+    def listing(self, nodes: list[Json], prefix: str = "") -> str:
+        return ", ".join(prefix + self.shown(n) for n in nodes)
+
+    def parse(self, line: str) -> tuple[str, dict[str, Any]]:
+        """`/주차 번호:3` or `/week number:3` → ("week", {"number": 3}); raises UserError with what is wrong.
+
+        Accepts the English and every localized name of commands, subcommands, options and choices, as a
+        Discord client would offer them, and converts values the way the client would before sending."""
+        try:
+            tokens = shlex.split(line.strip().lstrip("/"))
+        except ValueError:
+            raise UserError("console.bad_quotes") from None
+        words = [t for t in tokens if ":" not in t]
+        given = [tuple(t.split(":", 1)) for t in tokens if ":" in t]
+        if not words:
+            words = [given.pop(0)[0]] if given else [""]
+        commands = [c for c in self.standin.commands() if int(c.get("type", 1)) == 1]
+        node = _named(commands, words[0])
+        if node is None:
+            raise UserError("console.unknown_command", name=words[0], names=self.listing(commands, "/"))
+        path = [str(node["name"])]
+        shown = "/" + self.shown(node)
+        rest = words[1:]
+        while True:
+            children = [o for o in node.get("options", []) if int(o["type"]) in (1, 2)]
+            if not children:
+                break
+            if not rest:
+                raise UserError("console.needs_subcommand", command=shown, names=self.listing(children))
+            child = _named(children, rest[0])
+            if child is None:
+                raise UserError("console.unknown_subcommand", command=shown, name=rest[0], names=self.listing(children))
+            node, rest = child, rest[1:]
+            path.append(str(node["name"]))
+            shown += " " + self.shown(node)
+        schema = [o for o in node.get("options", []) if int(o["type"]) > 2]
+        given += [(word, "") for word in rest]  # `/week 3`: a stray word is an option without a value
+        options: dict[str, Any] = {}
+        for name, raw in given:
+            option = _named(schema, name)
+            if option is None:
+                if not schema:
+                    raise UserError("console.no_options", command=shown, name=name)
+                raise UserError("console.unknown_option", command=shown, name=name, names=self.listing(schema))
+            options[str(option["name"])] = self.value(option, raw)
+        for option in schema:
+            if option.get("required") and option["name"] not in options:
+                raise UserError("console.missing_option", command=shown, name=self.shown(option))
+        return " ".join(path), options
+
+    def value(self, option: Json, raw: str) -> Any:
+        kind, field = int(option["type"]), self.shown(option)
+        choices: list[Json] = option.get("choices") or []
+        if choices:
+            choice = _named(choices, raw) or next((c for c in choices if str(c["value"]) == raw), None)
+            if choice is None:
+                raise UserError("console.bad_choice", field=field, value=raw, names=self.listing(choices))
+            return choice["value"]
         aliases = {
             "me": self.world.admin_user_id if self.as_admin else self.world.member_user_id,
             "member": self.world.member_user_id,
@@ -152,30 +232,42 @@ class Console:
             "study": self.world.study_role_id,
         }
         if kind in (6, 7, 8, 9):
-            return aliases.get(raw.lstrip("@#"), int(raw) if raw.isdigit() else raw)
+            target = raw.lstrip("@#<&!").rstrip(">")
+            if target in aliases:
+                return aliases[target]
+            if target.isdigit():
+                return int(target)
+            raise UserError("console.bad_target", field=field, value=raw)
         if kind == 4:
-            return int(raw)
+            try:
+                return int(raw)
+            except ValueError:
+                raise UserError("console.not_integer", field=field, value=raw) from None
         if kind == 10:
-            return float(raw)
+            try:
+                return float(raw)
+            except ValueError:
+                raise UserError("console.not_number", field=field, value=raw) from None
         if kind == 5:
-            return raw.lower() in ("1", "true", "yes", "y", "on", "예")
+            return raw.lower() in ("1", "true", "yes", "y", "on", "예", "네")
         return raw
 
     async def slash(self, line: str) -> None:
-        tokens = shlex.split(line.lstrip("/"))
-        path = [t for t in tokens if ":" not in t]
-        raw_options = dict(t.split(":", 1) for t in tokens if ":" in t)
-        if not path:
+        try:
+            command, options = self.parse(line)
+        except UserError as exc:
+            self.say("⚠️ " + t(self.language(), exc.key, **exc.params))
             return
-        types = self.option_types(path)
-        unknown = [name for name in raw_options if name not in types]
-        if unknown:
-            self.say(f"unknown option(s) {', '.join(unknown)}; /{' '.join(path)} takes: {', '.join(types) or 'none'}")
-            return
-        options = {name: self.value(types[name], raw) for name, raw in raw_options.items()}
         user = self.world.admin_user_id if self.as_admin else self.world.member_user_id
-        handle = await self.standin.invoke(" ".join(path), options, user_id=user, locale=self.locale)
-        reply = await handle.wait_reply(timeout=15)
+        try:
+            handle = await self.standin.invoke(command, options, user_id=user, locale=self.locale)
+            reply = await handle.wait_reply(timeout=REPLY_WITHIN)
+        except TimeoutError:
+            self.say("⚠️ " + t(self.language(), "console.no_answer", seconds=int(REPLY_WITHIN)))
+            return
+        except (ValueError, LookupError) as exc:  # the stand-in refused the interaction as Discord would
+            self.say(f"⚠️ could not send that: {exc}")
+            return
         self.show(reply)
         if handle.late:
             self.say("⚠️ the bot answered after Discord's 3-second deadline")
@@ -237,56 +329,156 @@ class Console:
         elif line == ":now":
             self.say(self.when_now())
         elif line.startswith("/"):
-            try:
-                await self.slash(line)
-            except (ValueError, KeyError, TimeoutError) as exc:
-                self.say(f"could not send that: {exc}")
+            await self.slash(line)
         else:
             self.say("commands start with / (try /week), console commands with : (try :help)")
         return True
 
 
-async def read_lines(prompt: str) -> str | None:
-    loop = asyncio.get_running_loop()
-    try:
-        return await loop.run_in_executor(None, lambda: input(prompt))
-    except EOFError:
-        return None
+class Interrupted:
+    """Ctrl-C, delivered through the same queue as the lines typed."""
+
+
+INTERRUPTED = Interrupted()
+
+
+class LineReader:
+    """Reads standard input on a daemon thread (raw file descriptor: no lock is left held at exit) and hands
+    lines to the event loop; `None` marks the end of input (Ctrl-D or the end of a pipe)."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, fd: int = 0) -> None:
+        self.loop = loop
+        self.fd = fd
+        self.queue: asyncio.Queue[str | Interrupted | None] = asyncio.Queue()
+        self.thread = threading.Thread(target=self._run, name="console-stdin", daemon=True)
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def _put(self, item: str | None) -> None:
+        self.loop.call_soon_threadsafe(self.queue.put_nowait, item)
+
+    def _run(self) -> None:
+        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        buffer = ""
+        while True:
+            try:
+                chunk = os.read(self.fd, 4096)
+            except InterruptedError:
+                continue
+            except OSError:
+                chunk = b""
+            buffer += decoder.decode(chunk, final=not chunk)
+            while "\n" in buffer:
+                line, buffer = buffer.split("\n", 1)
+                self._put(line.rstrip("\r"))
+            if not chunk:
+                if buffer:
+                    self._put(buffer)
+                self._put(None)
+                return
+
+
+def check_arguments(*, db: Path | None, study: Path | None) -> None:
+    """Refuse a missing --study file or a --db in a folder that does not exist, in one sentence."""
+    if study is not None and not study.is_file():
+        raise StartupError(
+            f"--study {study}: no such file. Pass a study definition file, e.g. {BUNDLED_STUDY.name} "
+            f"from {BUNDLED_STUDY.parent}"
+        )
+    if db is not None and not db.parent.is_dir():
+        raise StartupError(f"--db {db}: the folder {db.parent} does not exist")
 
 
 async def run_console(*, db: Path | None = None, study: Path | None = None) -> int:
+    """The try-out loop. Ctrl-C cancels the command being answered or clears the line typed; a second
+    Ctrl-C in a row (or any Ctrl-C when input is piped) leaves. The temporary folder is always removed."""
+    check_arguments(db=db, study=study)
     clock = ShiftedClock()
     workdir = Path(tempfile.mkdtemp(prefix="studybot-console-"))
-    print("Starting a local Discord stand-in and the real bot…", flush=True)
-    offline = await start_offline(
-        workdir,
-        definition=study or BUNDLED_STUDY,
-        database=db,
-        clock=clock,
-        # A fresh try-out always shows a live week: week 1 becomes the coming session day.
-        shift_to_now=None if db is not None else clock.now(),
-    )
-    console = Console(offline, clock)
-    snap = offline.runtime.directory.all()[0]
-    console.say(
-        f"✅ {snap.name}: {len(snap.members)} members, {snap.week_count} weeks. Bot clock: {console.when_now()}"
-    )
-    console.say(HELP.format(who="member", lang="ko"))
-    watcher = asyncio.create_task(console.watch_channel())
-    interactive = sys.stdin.isatty()
+    offline: OfflineBot | None = None
+    loop = asyncio.get_running_loop()
+    reader = LineReader(loop)
+    interactive = os.isatty(0)
+    current: asyncio.Task[bool] | None = None
+
+    def interrupt() -> None:
+        if current is not None and not current.done():
+            current.cancel()
+        else:
+            reader.queue.put_nowait(INTERRUPTED)
+
+    catching = threading.current_thread() is threading.main_thread()
+    if catching:
+        loop.add_signal_handler(signal.SIGINT, interrupt)
     try:
-        while True:
-            line = await read_lines("studybot> " if interactive else "")
-            if line is None:
-                break
-            if not interactive:
-                console.say(f"studybot> {line}")
-            if not await console.handle(line):
-                break
-        await asyncio.sleep(0.3)  # let a last reminder print
+        print("Starting a local Discord stand-in and the real bot…", flush=True)
+        offline = await start_offline(
+            workdir,
+            definition=study or BUNDLED_STUDY,
+            database=db,
+            clock=clock,
+            # A fresh try-out always shows a live week: week 1 becomes the coming session day.
+            shift_to_now=None if db is not None else clock.now(),
+            web_listen="127.0.0.1:0",  # the study's web page, on a free local port
+        )
+        console = Console(offline, clock)
+        snap = offline.runtime.directory.all()[0]
+        console.say(
+            f"✅ {snap.name}: {len(snap.members)} members, {snap.week_count} weeks. Bot clock: {console.when_now()}"
+        )
+        web = offline.bot.web
+        if web is not None:
+            await web.service.set_enabled(guild_id=snap.guild_id, actor=Actor.cli(), enabled=True)
+            links = web.live_links(snap.id)
+            if links is not None:
+                console.say(f"🌐 web page: {links.page}\n📅 calendar feed: {links.feed}")
+        console.say(HELP.format(who="member", lang="ko"))
+        watcher = asyncio.create_task(console.watch_channel())
+        reader.start()
+        interrupted_last = False
+        try:
+            while True:
+                if interactive:
+                    console.out.write("studybot> ")
+                    console.out.flush()
+                line = await reader.queue.get()
+                if isinstance(line, Interrupted):
+                    if not interactive or interrupted_last:
+                        console.say()
+                        break
+                    interrupted_last = True
+                    console.say("\n(Ctrl-C again, Ctrl-D or :quit to leave)")
+                    continue
+                interrupted_last = False
+                if line is None:
+                    if interactive:
+                        console.say()
+                    break
+                if not interactive:
+                    console.say(f"studybot> {line}")
+                current = asyncio.create_task(console.handle(line))
+                await asyncio.wait({current})
+                if current.cancelled():
+                    console.say("\n(cancelled)")
+                    continue
+                failure = current.exception()
+                if failure is not None:  # the console's own fault: say it and keep going
+                    console.say(f"⚠️ {type(failure).__name__}: {failure}")
+                    continue
+                if not current.result():
+                    break
+            await asyncio.sleep(0.3)  # let a last reminder print
+        finally:
+            watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watcher
     finally:
-        watcher.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await watcher
-        await offline.stop()
+        if catching:
+            loop.remove_signal_handler(signal.SIGINT)
+        try:
+            if offline is not None:
+                await offline.stop()
+        finally:
+            shutil.rmtree(workdir, ignore_errors=True)
     return 0

@@ -52,6 +52,7 @@ def write_config(
     channel_id: int,
     ping_role_id: int | None,
     admin_role_id: int | None = None,
+    web_listen: str | None = None,
 ) -> Path:
     study: dict[str, object] = {
         "guild_id": guild_id,
@@ -72,6 +73,8 @@ def write_config(
         "logging": {"level": "WARNING"},
         "study": [study],
     }
+    if web_listen is not None:
+        config["web"] = {"listen": web_listen}
     path.write_text(tomli_w.dumps(config), encoding="utf-8")
     return path
 
@@ -110,9 +113,9 @@ async def start_bot(
     settings = load_settings(config_path)
     runtime = await open_runtime(settings, clock=clock)
     await prepare(runtime)
-    bot = create_bot(runtime, backoff_base=backoff_base, guild_ready_timeout=0.1)
+    bot = create_bot(runtime, backoff_base=backoff_base)  # discord.py's own guild_ready_timeout, as in production
     task = asyncio.create_task(run_bot(runtime, bot), name="studybot")
-    waiter = asyncio.create_task(bot.wait_until_ready())
+    waiter = asyncio.create_task(bot.wait_until_serving())
     done, _ = await asyncio.wait({waiter, task}, timeout=ready_within, return_when=asyncio.FIRST_COMPLETED)
     if waiter not in done:
         waiter.cancel()
@@ -133,6 +136,7 @@ async def start_offline(
     shift_to_now: datetime | None = None,
     backoff_base: float = 1.0,
     ping_role: bool = True,
+    web_listen: str | None = None,
 ) -> OfflineBot:
     """Stand-in (unless given) + config file + the real bot with the study imported for the default server."""
     owns = standin is None
@@ -151,5 +155,6 @@ async def start_offline(
         guild_id=world.guild_id,
         channel_id=world.channel_id,
         ping_role_id=world.study_role_id if ping_role else None,
+        web_listen=web_listen,
     )
     return await start_bot(config, standin=standin, clock=clock, backoff_base=backoff_base, owns_standin=owns)

@@ -40,9 +40,20 @@ def _configure(connection: Connection) -> None:
 
 
 def do_run_migrations(connection: Connection) -> None:
+    sqlite = connection.dialect.name == "sqlite"
+    if sqlite:
+        # Batch mode changes a SQLite table by rebuilding it (create a copy, move the rows, drop the old one,
+        # rename). With foreign keys on, dropping the old `study` would cascade into every member, week and
+        # delivery. The pragma only takes effect outside a transaction, so it is set before the migration's
+        # transaction begins; the caller disposes of the connection afterwards (new ones get the pragma back).
+        connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
     _configure(connection)
     with context.begin_transaction():
         context.run_migrations()
+        if sqlite:
+            broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+            if broken:
+                raise RuntimeError(f"the migration left rows whose references are broken: {broken[:5]}")
 
 
 async def run_async_migrations() -> None:

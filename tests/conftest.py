@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import uuid
 from collections.abc import AsyncIterator
@@ -63,11 +64,18 @@ async def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterato
     finally:
         await admin.close()
     yield POSTGRES_URL.rsplit("/", 1)[0] + "/" + name
-    admin = await asyncpg.connect(admin_dsn)
-    try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await admin.close()
+    for attempt in range(50):
+        admin = await asyncpg.connect(admin_dsn)
+        try:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            return
+        except asyncpg.exceptions.InsufficientPrivilegeError:
+            # An autovacuum worker is busy in the database; FORCE may not end it, but it ends by itself.
+            if attempt == 49:
+                raise
+            await asyncio.sleep(0.1)
+        finally:
+            await admin.close()
 
 
 @pytest.fixture

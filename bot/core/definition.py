@@ -23,34 +23,41 @@ Schema (every key is listed; a key not listed here is an error, so typos never p
                                       # integer number of minutes; 1 minute..14 days, no duplicates,
                                       # at most 5; [] = no reminders
 
-    [[member]]                        # any number, in roster order
-    name = "차수연"                    # unique
-    role = "leader"                   # leader | member (default member); at most one leader
+    [[member]]                        # any number (up to 200), in roster order
+    name = "차수연"                    # unique, ignoring case
+    role = "leader"                   # leader | member (default member); a study may have several leaders
     discord_user_id = 0               # optional; 0 or absent = not linked yet; unique
     github = ""                       # optional; empty or an http(s) URL
     blog = ""                         # optional; empty or an http(s) URL
     joined = 2026-12-03               # optional TOML date
 
-    [[resource]]                      # study-wide materials
-    title = "…"                       # 1-200 characters
+    [[resource]]                      # study-wide materials, up to 50
+    title = "…"                       # 1-200 characters of plain text
     title_en = "…"                    # optional, up to 200 characters
-    url = "https://…"                 # http(s) with a host
+    url = "https://…"                 # http(s) with a real host; stored normalized
     kind = "repo"                     # tutorial | video | course | repo | slides | book | article |
                                       # notebook | link (default link)
 
-    [[week]]                          # numbered 1, 2, … N in file order, no gaps
+    [[week]]                          # numbered 1, 2, … N (N ≤ 104) in file order, no gaps
     number = 1
     title = "…"                       # in the study's language
     title_en = "…"                    # optional
     notes = "…"                       # optional, up to 1000 characters, may span lines
-      [[week.material]]               # same keys as [[resource]]
+      [[week.material]]               # same keys as [[resource]]; up to 50 per week
       title = "…"
       url = "https://…"
       kind = "tutorial"
 
+    [guide.ko]                        # optional: the study guide (/guide), one table per language;
+                                      # schema in bot/core/guide.py
+
 Errors name the offending key as a dotted path. Positions in arrays of tables count from 1, the way
 a reader counts ``[[week]]`` headers in the file, so ``week[3].material[2].url`` is the URL of the
 second ``[[week.material]]`` under the third ``[[week]]``.
+
+Every value that a command can also set is checked by the same rule as the command
+(`bot.core.validation`, the rulebook), with the same limits and the same message: names and titles are
+plain text (no mentions, no Markdown, no links), URLs are normalized http(s) links, and so on.
 
 Decisions worth knowing:
 
@@ -58,7 +65,7 @@ Decisions worth knowing:
 * ``first_session`` must fall on ``weekday``. The scheduler would otherwise silently start on the next
   matching day, and a leader who moves the first session to a Friday would never notice.
 * Text is stripped of surrounding whitespace; single-line fields refuse control characters (a newline
-  in a name breaks every embed it appears in).
+  in a name breaks every embed it appears in). URLs are stored in their normalized form.
 * ``dump_definition`` writes every key it needs and omits empty optional ones, so
   ``parse_definition(dump_definition(d)) == d`` for every ``d`` that ``parse_definition`` can return.
 """
@@ -67,20 +74,33 @@ from __future__ import annotations
 
 import difflib
 import functools
-import re
 import tomllib
-import unicodedata
 import zoneinfo
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
-from urllib.parse import urlsplit
 
 import tomli_w
 
+from bot.core import validation as rules
+from bot.core.guide import (
+    GUIDE_LANGUAGES,
+    MAX_FRAMEWORK_NOTES,
+    MAX_FRAMEWORKS,
+    MAX_GUIDE_TEXT,
+    MAX_STAGE_ABOUT,
+    MAX_STAGE_TITLE,
+    MAX_STAGES,
+    GuideDefinition,
+    GuideFramework,
+    GuideSection,
+    GuideStage,
+)
 from bot.core.model import MaterialKind, MemberRole, Recurrence
+from bot.errors import UserError
+from bot.i18n.catalogue import t
 
 __all__ = [
     "DefinitionError",
@@ -95,18 +115,17 @@ __all__ = [
     "parse_offset",
 ]
 
-MAX_NAME = 100
-MAX_TITLE = 200
-MAX_TEXT = 1000
-MAX_URL = 500  # the database column's size (and the bot's own limit for typed links)
-MAX_DURATION_MINUTES = 24 * 60
-MAX_OFFSET_MINUTES = 14 * 24 * 60
-MAX_REMINDERS = 5
-# Discord snowflakes are stored as signed 64-bit integers.
-MAX_SNOWFLAKE = 2**63 - 1
-LOCALES = ("ko", "en")
+# The limits are the rulebook's, so the file and the commands agree.
+MAX_NAME = rules.NAME_MAX
+MAX_TITLE = rules.TITLE_MAX
+MAX_TEXT = rules.TEXT_MAX
+MAX_SNOWFLAKE = rules.SNOWFLAKE_MAX
+MAX_MEMBERS = rules.MEMBERS_MAX
+MAX_WEEKS = rules.WEEKS_MAX
+MAX_MATERIALS = rules.MATERIALS_MAX
+LOCALES = rules.LOCALES
 
-WEEKDAY_NAMES = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+WEEKDAY_NAMES = rules.WEEKDAYS
 _KO_WEEKDAYS = ("월", "화", "수", "목", "금", "토", "일")
 _WEEKDAY_ALIASES: dict[str, int] = {
     alias: index
@@ -114,10 +133,8 @@ _WEEKDAY_ALIASES: dict[str, int] = {
     for alias in (english, english[:3], korean, korean + "요일")
 }
 
-_TIME_RE = re.compile(r"(\d{1,2}):(\d{2})")
-_OFFSET_RE = re.compile(r"(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?")
 
-_TOP_KEYS = ("study", "member", "resource", "week")
+_TOP_KEYS = ("study", "member", "resource", "week", "guide")
 _STUDY_KEYS = (
     "name",
     "description",
@@ -205,6 +222,7 @@ class StudyDefinition:
     members: tuple[MemberDefinition, ...] = ()
     resources: tuple[MaterialDefinition, ...] = ()
     weeks: tuple[WeekDefinition, ...] = ()
+    guide: GuideDefinition | None = None
 
     @property
     def recurrence(self) -> Recurrence:
@@ -225,36 +243,25 @@ class StudyDefinition:
 def parse_offset(value: object) -> int:
     """Minutes before a session for ``"1d"``, ``"2h"``, ``"45m"``, ``"1h30m"`` or an integer of minutes.
 
-    Raises ValueError (with an English message) for anything else or for values outside 1 minute..14 days.
+    Raises ValueError (with the rulebook's English message) for anything else or for values outside
+    1 minute..14 days.
     """
-    if isinstance(value, bool):
-        raise ValueError(f'{value!r} is not a duration; write it like "1d", "2h", "45m" or "1h30m"')
-    if isinstance(value, int):
-        minutes = value
-    elif isinstance(value, str):
-        text = value.strip().lower().replace(" ", "")
-        match = _OFFSET_RE.fullmatch(text)
-        if not text or match is None:
-            raise ValueError(
-                f"{value!r} is not a duration; write days, hours and minutes in that order, "
-                'like "1d", "2h", "45m" or "1h30m", or an integer number of minutes'
-            )
-        days, hours, mins = (int(part) if part else 0 for part in match.groups())
-        minutes = days * 24 * 60 + hours * 60 + mins
-    else:
-        raise ValueError(f'{value!r} is not a duration; write a string like "1d" or "1h30m", or an integer of minutes')
-    if not 1 <= minutes <= MAX_OFFSET_MINUTES:
-        raise ValueError(f"{value!r} is {minutes} minutes; a reminder must be between 1 minute and 14 days")
-    return minutes
+    try:
+        return int(rules.parse_offset(value, field="reminder_offsets").total_seconds() // 60)
+    except UserError as exc:
+        raise ValueError(_english(exc, "reminder_offsets")) from None
 
 
 def format_offset(minutes: int) -> str:
     """The shortest ``XdYhZm`` spelling of `minutes` (1440 -> "1d", 90 -> "1h30m"), as parse_offset reads."""
     if minutes < 1:
         raise ValueError(f"a reminder offset must be at least 1 minute, got {minutes}")
-    days, rest = divmod(minutes, 24 * 60)
-    hours, mins = divmod(rest, 60)
-    return "".join(f"{n}{unit}" for n, unit in ((days, "d"), (hours, "h"), (mins, "m")) if n)
+    return rules.format_offset(timedelta(minutes=minutes))
+
+
+def _english(error: UserError, key: str) -> str:
+    """The rulebook's message in English, without the leading key (the error names it already)."""
+    return t("en", error.key, **error.params).removeprefix(f"`{key}` ")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -272,6 +279,13 @@ class _Reader:
 
     def fail(self, key: str, message: str) -> DefinitionError:
         return DefinitionError(self.source, key, message)
+
+    def rule(self, key: str, check: Callable[..., _T], *args: Any, **kwargs: Any) -> _T:
+        """Apply a rulebook check with `key` as its field; its refusal becomes a DefinitionError."""
+        try:
+            return check(*args, field=key, **kwargs)
+        except UserError as exc:
+            raise self.fail(key, _english(exc, key)) from None
 
     def table(self, raw: object, key: str, allowed: tuple[str, ...], how: str) -> Mapping[str, object]:
         if not isinstance(raw, dict):
@@ -309,33 +323,12 @@ class _Reader:
     ) -> str:
         if not isinstance(raw, str):
             raise self.fail(key, f"must be a string, got {_describe(raw)}")
-        value = raw.replace("\r\n", "\n").strip() if multiline else raw.strip()
-        if required and not value:
-            raise self.fail(key, "must not be empty")
-        if len(value) > limit:
-            raise self.fail(key, f"is {len(value)} characters long; at most {limit} are allowed")
-        allowed_controls = "\n\t" if multiline else ""
-        for char in value:
-            if unicodedata.category(char) == "Cc" and char not in allowed_controls:
-                where = "" if multiline else " (it must fit on one line)"
-                raise self.fail(key, f"contains the control character {char!r}{where}")
-        return value
+        return self.rule(key, rules.clean_text, raw, limit=limit, required=required, multiline=multiline)
 
     def url(self, raw: object, key: str, *, required: bool) -> str:
-        value = self.text(raw, key, limit=MAX_URL, required=required)
-        if not value and not required:
-            return ""
-        if any(char.isspace() for char in value):
-            raise self.fail(key, f"{value!r} contains whitespace; encode spaces as %20")
-        try:
-            parts = urlsplit(value)
-            host = parts.hostname
-            _ = parts.port  # raises ValueError for a non-numeric or out-of-range port
-        except ValueError as exc:
-            raise self.fail(key, f"{value!r} is not a valid URL ({exc})") from None
-        if parts.scheme not in ("http", "https") or not host:
-            raise self.fail(key, f"{value!r} is not an http:// or https:// URL with a host")
-        return value
+        if not isinstance(raw, str):
+            raise self.fail(key, f"must be a string, got {_describe(raw)}")
+        return self.rule(key, rules.clean_url, raw, required=required)
 
     def integer(self, raw: object, key: str, low: int, high: int, what: str) -> int:
         if isinstance(raw, bool) or not isinstance(raw, int):
@@ -385,7 +378,9 @@ def _known_zones() -> frozenset[str]:
 
 
 def _parse_timezone(reader: _Reader, raw: object, key: str) -> str:
-    value = reader.text(raw, key, limit=MAX_NAME, required=True)
+    if not isinstance(raw, str) or not raw.strip():
+        raise reader.fail(key, f'must be an IANA zone name such as "Asia/Seoul", got {_describe(raw)}')
+    value = raw.strip()
     zones = _known_zones()
     if value not in zones:
         same_but_case = [zone for zone in zones if zone.lower() == value.lower()]
@@ -413,36 +408,28 @@ def _parse_weekday(reader: _Reader, raw: object, key: str) -> int:
 
 def _parse_start_time(reader: _Reader, raw: object, key: str) -> time:
     if isinstance(raw, time):
-        if raw.second or raw.microsecond or raw.tzinfo is not None:
-            raise reader.fail(key, f'{raw.isoformat()} must be whole minutes without a UTC offset, like "09:00"')
-        return raw
+        return reader.rule(key, rules.check_time, raw)
     if isinstance(raw, str):
-        match = _TIME_RE.fullmatch(raw.strip())
-        if match is not None:
-            hour, minute = int(match.group(1)), int(match.group(2))
-            if hour < 24 and minute < 60:
-                return time(hour, minute)
+        return reader.rule(key, rules.parse_time, raw)
     raise reader.fail(key, f'{raw!r} is not a time; write "HH:MM" in 24-hour form, like "09:00" or "19:30"')
 
 
 def _parse_offsets(reader: _Reader, raw: object, key: str) -> tuple[int, ...]:
     if not isinstance(raw, list):
         raise reader.fail(key, f'must be an array like ["1d", "1h"], got {_describe(raw)}')
-    if len(raw) > MAX_REMINDERS:
-        raise reader.fail(key, f"has {len(raw)} reminders; at most {MAX_REMINDERS} are allowed")
-    offsets: list[int] = []
+    offsets: list[timedelta] = []
     for position, item in enumerate(raw, start=1):
         item_key = f"{key}[{position}]"
-        try:
-            minutes = parse_offset(item)
-        except ValueError as exc:
-            raise reader.fail(item_key, str(exc)) from None
-        if minutes in offsets:
-            raise reader.fail(
-                item_key, f"{item!r} is {format_offset(minutes)} before the session, which is already listed"
-            )
-        offsets.append(minutes)
-    return tuple(offsets)
+        offset = reader.rule(item_key, rules.parse_offset, item)
+        reader.rule(item_key if offset in offsets else key, rules.check_offsets, [*offsets, offset])
+        offsets.append(offset)
+    return tuple(int(offset.total_seconds() // 60) for offset in offsets)
+
+
+def _check_list(reader: _Reader, items: list[object], key: str, limit: int) -> list[object]:
+    if len(items) > limit:
+        raise reader.fail(key, f"has {len(items)} entries; at most {limit} are allowed")
+    return items
 
 
 def _parse_material(reader: _Reader, raw: object, key: str) -> MaterialDefinition:
@@ -468,8 +455,12 @@ def _parse_member(reader: _Reader, raw: object, key: str) -> MemberDefinition:
     joined = table.get("joined")
     return MemberDefinition(
         name=reader.text(reader.required(table, key, "name"), _join(key, "name"), limit=MAX_NAME, required=True),
-        role=reader.choice(
-            table.get("role", MemberRole.MEMBER.value), _join(key, "role"), MemberRole, "leader, member"
+        role=MemberRole(
+            reader.rule(
+                _join(key, "role"),
+                rules.check_role,
+                _string(reader, table.get("role", MemberRole.MEMBER.value), _join(key, "role")),
+            )
         ),
         discord_user_id=user_id or None,
         github=reader.url(table.get("github", ""), _join(key, "github"), required=False),
@@ -479,16 +470,17 @@ def _parse_member(reader: _Reader, raw: object, key: str) -> MemberDefinition:
 
 
 def _check_roster(reader: _Reader, members: list[MemberDefinition]) -> None:
+    """Names unique (ignoring case) and one member per Discord account; any number of leaders."""
     names: dict[str, int] = {}
     user_ids: dict[int, int] = {}
-    leader: int | None = None
     for position, member in enumerate(members, start=1):
         key = f"member[{position}]"
-        folded = member.name.casefold()
+        folded = rules.name_key(member.name)
         if folded in names:
             raise reader.fail(
                 f"{key}.name",
-                f"{member.name!r} is already the name of member[{names[folded]}]; names must be unique",
+                f"{member.name!r} is already the name of member[{names[folded]}]; names must be unique "
+                "(ignoring upper and lower case)",
             )
         names[folded] = position
         if member.discord_user_id is not None:
@@ -499,13 +491,6 @@ def _check_roster(reader: _Reader, members: list[MemberDefinition]) -> None:
                     f"member[{user_ids[member.discord_user_id]}]; one Discord account can be one member only",
                 )
             user_ids[member.discord_user_id] = position
-        if member.role is MemberRole.LEADER:
-            if leader is not None:
-                raise reader.fail(
-                    f"{key}.role",
-                    f"member[{leader}] is already the leader; a study has at most one leader, the rest are members",
-                )
-            leader = position
 
 
 def _parse_week(reader: _Reader, raw: object, key: str, expected: int) -> WeekDefinition:
@@ -518,9 +503,10 @@ def _parse_week(reader: _Reader, raw: object, key: str, expected: int) -> WeekDe
             "weeks must be numbered 1, 2, … N in file order, without gaps or duplicates",
         )
     materials_key = _join(key, "material")
+    raw_materials = reader.tables(table.get("material"), materials_key, "[[week.material]]")
     materials = tuple(
         _parse_material(reader, item, f"{materials_key}[{position}]")
-        for position, item in enumerate(reader.tables(table.get("material"), materials_key, "[[week.material]]"), 1)
+        for position, item in enumerate(_check_list(reader, raw_materials, materials_key, MAX_MATERIALS), 1)
     )
     return WeekDefinition(
         number=number,
@@ -553,34 +539,36 @@ def parse_definition(text: str, *, source: str = "<string>") -> StudyDefinition:
         study.get("description", ""), "study.description", limit=MAX_TEXT, required=False, multiline=True
     )
     timezone = _parse_timezone(reader, study["timezone"], "study.timezone")
-    locale = reader.choice(study["locale"], "study.locale", _parse_locale, ", ".join(LOCALES))
+    locale = reader.rule("study.locale", rules.check_locale, _string(reader, study["locale"], "study.locale"))
     weekday = _parse_weekday(reader, study["weekday"], "study.weekday")
     start_time = _parse_start_time(reader, study["start_time"], "study.start_time")
-    duration = reader.integer(study["duration_minutes"], "study.duration_minutes", 1, MAX_DURATION_MINUTES, "minutes")
+    duration = reader.integer(
+        study["duration_minutes"], "study.duration_minutes", -(2**63), 2**63, "minutes from 1 to 1440"
+    )
+    reader.rule("study.duration_minutes", rules.check_duration, duration)
     first_session = reader.date(study["first_session"], "study.first_session")
-    if first_session.weekday() != weekday:
-        raise reader.fail(
-            "study.first_session",
-            f"{first_session.isoformat()} is a {WEEKDAY_NAMES[first_session.weekday()]}, "
-            f"but study.weekday is {WEEKDAY_NAMES[weekday]}; the first session must fall on that weekday",
-        )
+    reader.rule("study.first_session", rules.check_first_session, first_session, weekday)
     location_name = reader.text(study["location_name"], "study.location_name", limit=MAX_NAME, required=True)
     location_url = reader.url(study.get("location_url", ""), "study.location_url", required=False)
     offsets = _parse_offsets(reader, study["reminder_offsets"], "study.reminder_offsets")
 
-    members = [
-        _parse_member(reader, item, f"member[{position}]")
-        for position, item in enumerate(reader.tables(document.get("member"), "member", "[[member]]"), 1)
-    ]
+    raw_members = _check_list(
+        reader, reader.tables(document.get("member"), "member", "[[member]]"), "member", MAX_MEMBERS
+    )
+    members = [_parse_member(reader, item, f"member[{position}]") for position, item in enumerate(raw_members, 1)]
     _check_roster(reader, members)
+    raw_resources = _check_list(
+        reader, reader.tables(document.get("resource"), "resource", "[[resource]]"), "resource", MAX_MATERIALS
+    )
     resources = tuple(
-        _parse_material(reader, item, f"resource[{position}]")
-        for position, item in enumerate(reader.tables(document.get("resource"), "resource", "[[resource]]"), 1)
+        _parse_material(reader, item, f"resource[{position}]") for position, item in enumerate(raw_resources, 1)
     )
+    raw_weeks = _check_list(reader, reader.tables(document.get("week"), "week", "[[week]]"), "week", MAX_WEEKS)
     weeks = tuple(
-        _parse_week(reader, item, f"week[{position}]", position)
-        for position, item in enumerate(reader.tables(document.get("week"), "week", "[[week]]"), 1)
+        _parse_week(reader, item, f"week[{position}]", position) for position, item in enumerate(raw_weeks, 1)
     )
+
+    guide = _parse_guide(reader, document.get("guide"), len(weeks))
 
     return StudyDefinition(
         name=name,
@@ -597,13 +585,14 @@ def parse_definition(text: str, *, source: str = "<string>") -> StudyDefinition:
         members=tuple(members),
         resources=resources,
         weeks=weeks,
+        guide=guide,
     )
 
 
-def _parse_locale(value: str) -> str:
-    if value not in LOCALES:
-        raise ValueError(value)
-    return value
+def _string(reader: _Reader, raw: object, key: str) -> str:
+    if not isinstance(raw, str):
+        raise reader.fail(key, f"must be a string, got {_describe(raw)}")
+    return raw
 
 
 def load_definition(path: Path) -> StudyDefinition:
@@ -686,4 +675,133 @@ def dump_definition(defn: StudyDefinition) -> str:
         sections.extend(
             _section("[[week.material]]", _material_fields(material), indent="  ") for material in week.materials
         )
+    if defn.guide is not None:
+        sections.extend(_dump_guide(defn.guide))
     return "\n".join(sections)
+
+
+# --------------------------------------------------------------------------------------------------
+# The [guide] section (schema in bot/core/guide.py)
+
+_GUIDE_SECTION_KEYS = ("purpose", "practice", "stage", "framework")
+_GUIDE_STAGE_KEYS = ("first_week", "last_week", "title", "about")
+_GUIDE_FRAMEWORK_KEYS = ("name", "notes")
+
+
+def _parse_guide(reader: _Reader, raw: object, week_count: int) -> GuideDefinition | None:
+    if raw is None:
+        return None
+    table = reader.table(raw, "guide", GUIDE_LANGUAGES, "[guide.ko] and/or [guide.en] sections")
+    if not table:
+        raise reader.fail("guide", "needs a [guide.ko] or [guide.en] section (or leave [guide] out)")
+    sections = tuple(
+        (language, _parse_guide_section(reader, table[language], f"guide.{language}", week_count))
+        for language in GUIDE_LANGUAGES
+        if language in table
+    )
+    if len(sections) == 2:
+        spans = [[(s.first_week, s.last_week) for s in section.stages] for _, section in sections]
+        if spans[0] != spans[1]:
+            raise reader.fail(
+                "guide.en.stage",
+                f"covers weeks {spans[1]} but guide.ko.stage covers {spans[0]}; "
+                "both languages must name the same stages",
+            )
+    return GuideDefinition(sections)
+
+
+def _parse_guide_section(reader: _Reader, raw: object, key: str, week_count: int) -> GuideSection:
+    table = reader.table(raw, key, _GUIDE_SECTION_KEYS, f"a [{key}] section")
+    stage_key, framework_key = _join(key, "stage"), _join(key, "framework")
+    stages_raw = reader.tables(table.get("stage"), stage_key, f"[[{stage_key}]]")
+    if len(stages_raw) > MAX_STAGES:
+        raise reader.fail(stage_key, f"has {len(stages_raw)} stages; at most {MAX_STAGES} are allowed")
+    stages: list[GuideStage] = []
+    for position, item in enumerate(stages_raw, start=1):
+        here = f"{stage_key}[{position}]"
+        stage = reader.table(item, here, _GUIDE_STAGE_KEYS, f"a [[{stage_key}]] section")
+        last_allowed = max(week_count, 1)
+        first = reader.integer(
+            reader.required(stage, here, "first_week"), _join(here, "first_week"), 1, last_allowed, "a week number"
+        )
+        last = reader.integer(
+            reader.required(stage, here, "last_week"),
+            _join(here, "last_week"),
+            first,
+            last_allowed,
+            "a week number, not before first_week",
+        )
+        if stages and first <= stages[-1].last_week:
+            raise reader.fail(
+                _join(here, "first_week"),
+                f"is {first} but the stage before ends at week {stages[-1].last_week}; "
+                "stages are listed in week order and do not overlap",
+            )
+        stages.append(
+            GuideStage(
+                first_week=first,
+                last_week=last,
+                title=reader.text(
+                    reader.required(stage, here, "title"), _join(here, "title"), limit=MAX_STAGE_TITLE, required=True
+                ),
+                about=reader.text(stage.get("about", ""), _join(here, "about"), limit=MAX_STAGE_ABOUT, required=False),
+            )
+        )
+    frameworks_raw = reader.tables(table.get("framework"), framework_key, f"[[{framework_key}]]")
+    if len(frameworks_raw) > MAX_FRAMEWORKS:
+        raise reader.fail(framework_key, f"has {len(frameworks_raw)} entries; at most {MAX_FRAMEWORKS} are allowed")
+    frameworks = []
+    for position, item in enumerate(frameworks_raw, start=1):
+        here = f"{framework_key}[{position}]"
+        entry = reader.table(item, here, _GUIDE_FRAMEWORK_KEYS, f"a [[{framework_key}]] section")
+        frameworks.append(
+            GuideFramework(
+                name=reader.text(
+                    reader.required(entry, here, "name"), _join(here, "name"), limit=MAX_NAME, required=True
+                ),
+                notes=reader.text(
+                    reader.required(entry, here, "notes"),
+                    _join(here, "notes"),
+                    limit=MAX_FRAMEWORK_NOTES,
+                    required=True,
+                    multiline=True,
+                ),
+            )
+        )
+    return GuideSection(
+        purpose=reader.text(
+            reader.required(table, key, "purpose"),
+            _join(key, "purpose"),
+            limit=MAX_GUIDE_TEXT,
+            required=True,
+            multiline=True,
+        ),
+        practice=reader.text(
+            reader.required(table, key, "practice"),
+            _join(key, "practice"),
+            limit=MAX_GUIDE_TEXT,
+            required=True,
+            multiline=True,
+        ),
+        stages=tuple(stages),
+        frameworks=tuple(frameworks),
+    )
+
+
+def _dump_guide(guide: GuideDefinition) -> list[str]:
+    out: list[str] = []
+    for language, section in guide.sections:
+        out.append(_section(f"[guide.{language}]", {"purpose": section.purpose, "practice": section.practice}))
+        for stage in section.stages:
+            fields: dict[str, object] = {
+                "first_week": stage.first_week,
+                "last_week": stage.last_week,
+                "title": stage.title,
+            }
+            if stage.about:
+                fields["about"] = stage.about
+            out.append(_section(f"[[guide.{language}.stage]]", fields, indent="  "))
+        for framework in section.frameworks:
+            body = {"name": framework.name, "notes": framework.notes}
+            out.append(_section(f"[[guide.{language}.framework]]", body))
+    return out

@@ -5,9 +5,11 @@ They carry no database or Discord state, so the core can be tested with nothing 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from enum import StrEnum
+from typing import Any
 
 
 class MaterialKind(StrEnum):
@@ -85,6 +87,31 @@ class Member:
     github: str = ""
     blog: str = ""
     id: int = 0
+    nudge_opt_in: bool = False  # the weekly nudge may ping this member (when linked)
+
+
+@dataclass(frozen=True, slots=True)
+class PracticeSettings:
+    """How a study runs its sessions: the check-in window and grace, the nudge, which posts go out."""
+
+    checkin_opens: timedelta = timedelta(minutes=10)  # the window opens this long before the start
+    checkin_grace: timedelta = timedelta(minutes=10)  # a check-in up to this long after the start is present
+    nudge_offset: timedelta = timedelta(days=1)  # the nudge goes out this long before the start; 0 = off
+    recap_enabled: bool = True
+    checkin_post_enabled: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class Guide:
+    """The study guide (the [guide] section of the study definition), per language as stored:
+    `{"ko": {...}, "en": {...}}`. The sections' shape belongs to the guide's definition format."""
+
+    by_locale: Mapping[str, Any] = field(default_factory=dict)
+
+    def for_locale(self, locale: str) -> Mapping[str, Any]:
+        language = "en" if locale.startswith("en") else "ko"
+        found = self.by_locale.get(language) or self.by_locale.get("ko") or {}
+        return found if isinstance(found, Mapping) else {}
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,6 +143,8 @@ class StudySnapshot:
     updated_at: datetime | None = None
     revision: int = 0  # raised with every committed edit of the study
     public_id: str = ""  # random and stable: names the study outside this database (calendar UIDs)
+    practice: PracticeSettings = PracticeSettings()
+    guide: Guide | None = None
 
     @property
     def week_count(self) -> int:

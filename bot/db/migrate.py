@@ -39,3 +39,7 @@ async def upgrade_to_head(engine: AsyncEngine) -> None:
             # the database at head. A transaction-level lock: released at commit, or if the process dies.
             await connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
         await connection.run_sync(_run)
+    if engine.dialect.name == "sqlite":
+        # The migration ran with foreign keys off (see migrations/env.py): no connection that saw it stays in
+        # the pool; new ones are opened with every pragma on.
+        await engine.dispose()

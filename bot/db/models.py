@@ -89,6 +89,16 @@ class Study(Base):
     # A random, stable name for the study outside this database (calendar UIDs): row ids repeat across
     # deployments, this does not.
     public_id: Mapped[str] = mapped_column(String(32), unique=True, default=lambda: secrets.token_hex(8))
+    # The study's practice: when the check-in window opens before a session and how long after the start a
+    # check-in still counts as present; the nudge's distance before the session (0 = no nudge); whether the
+    # recap and the session-start post go out.
+    checkin_opens_minutes: Mapped[int] = mapped_column(Integer, default=10, server_default="10")
+    checkin_grace_minutes: Mapped[int] = mapped_column(Integer, default=10, server_default="10")
+    nudge_offset_minutes: Mapped[int] = mapped_column(Integer, default=1440, server_default="1440")
+    recap_enabled: Mapped[bool] = mapped_column(Boolean, default=True, server_default="1")
+    checkin_post_enabled: Mapped[bool] = mapped_column(Boolean, default=True, server_default="1")
+    # The [guide] section of the study definition as JSON text ({"ko": {...}, "en": {...}}); "" = none.
+    guide: Mapped[str] = mapped_column(Text, default="", server_default="")
 
     members: Mapped[list[Member]] = relationship(back_populates="study", cascade="all, delete-orphan")
     weeks: Mapped[list[CurriculumWeek]] = relationship(back_populates="study", cascade="all, delete-orphan")
@@ -111,6 +121,8 @@ class Member(Base):
     # No rule reads it; kept because the column is part of the schema (NOT NULL, filled by this default).
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     joined_on: Mapped[date | None] = mapped_column(Date, nullable=True)
+    # Whether the weekly nudge may ping this member (only when linked); everyone else is listed by name.
+    nudge_opt_in: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
 
     study: Mapped[Study] = relationship(back_populates="members")
 
@@ -184,6 +196,56 @@ class Delivery(Base):
     updated_at: Mapped[datetime]
 
 
+class Attendance(Base):
+    """One member at one session: the session is named by its regular slot date (kept when it is moved).
+
+    No row for a session that has ended means absent; `absent` is stored only when an admin says so.
+    """
+
+    __tablename__ = "attendance"
+    __table_args__ = (UniqueConstraint("study_id", "member_id", "original_date"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    study_id: Mapped[int] = mapped_column(ForeignKey("study.id", ondelete="CASCADE"), index=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("member.id", ondelete="CASCADE"))
+    original_date: Mapped[date] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(16))  # present | late | excused | absent
+    checked_in_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    source: Mapped[str] = mapped_column(String(16))  # button | command | admin
+    updated_at: Mapped[datetime]
+
+
+class StudyLog(Base):
+    """A member's notes for one session/week (스터디로그): a link and a short note."""
+
+    __tablename__ = "study_log"
+    __table_args__ = (UniqueConstraint("study_id", "member_id", "original_date", "url"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    study_id: Mapped[int] = mapped_column(ForeignKey("study.id", ondelete="CASCADE"), index=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("member.id", ondelete="CASCADE"))
+    original_date: Mapped[date] = mapped_column(Date)
+    url: Mapped[str] = mapped_column(String(500))
+    note: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[datetime]
+
+
+class RosterClaim(Base):
+    """A Discord account asking to be a roster entry; an admin confirms it (then the member is linked)."""
+
+    __tablename__ = "roster_claim"
+    __table_args__ = (
+        UniqueConstraint("study_id", "discord_user_id"),
+        UniqueConstraint("study_id", "member_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    study_id: Mapped[int] = mapped_column(ForeignKey("study.id", ondelete="CASCADE"))
+    member_id: Mapped[int] = mapped_column(ForeignKey("member.id", ondelete="CASCADE"))
+    discord_user_id: Mapped[Snowflake]
+    created_at: Mapped[datetime]
+
+
 class ScheduledEventLink(Base):
     """Which Discord guild scheduled event stands for which session slot, and what was last sent."""
 
@@ -218,3 +280,36 @@ class BotState(Base):
 
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
     value: Mapped[str] = mapped_column(Text)
+
+
+# --- the study's web page ------------------------------------------------------------------------------------
+
+
+class WebPage(Base):
+    """A study's read-only web page: its unguessable address (rotatable), whether it is on, whether public.
+
+    One row per study, created the first time an admin turns the page on. `token` is the only thing that
+    names the page on the web; rotating it makes every old link a 404.
+    """
+
+    __tablename__ = "web_page"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    study_id: Mapped[int] = mapped_column(ForeignKey("study.id", ondelete="CASCADE"), unique=True)
+    token: Mapped[str] = mapped_column(String(64), unique=True)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    public: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class WebHiddenLinks(Base):
+    """A member who asked (`/privacy`) that their GitHub and blog links stay off the web page."""
+
+    __tablename__ = "web_hidden_links"
+    __table_args__ = (UniqueConstraint("member_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    study_id: Mapped[int] = mapped_column(ForeignKey("study.id", ondelete="CASCADE"), index=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("member.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime]

@@ -23,6 +23,7 @@ from bot.db.models import (
     ScheduledEventLink,
     SessionChange,
     Study,
+    StudyLog,
 )
 
 
@@ -241,6 +242,44 @@ class DeliveryRepository:
         if study_id is not None:
             query = query.where(Delivery.study_id == study_id)
         return (await session.execute(query)).scalars().all()
+
+
+class StudyLogRepository:
+    @staticmethod
+    async def for_session(session: AsyncSession, *, study_id: int, original_date: date) -> Sequence[StudyLog]:
+        """Every log posted for one session (named by its original date), oldest first."""
+        query = (
+            select(StudyLog)
+            .where(StudyLog.study_id == study_id, StudyLog.original_date == original_date)
+            .order_by(StudyLog.created_at, StudyLog.id)
+        )
+        return (await session.execute(query)).scalars().all()
+
+    @staticmethod
+    async def find(
+        session: AsyncSession, *, study_id: int, member_id: int | None = None, original_date: date | None = None
+    ) -> Sequence[StudyLog]:
+        """A study's logs, optionally one member's and/or one session's, oldest first."""
+        query = select(StudyLog).where(StudyLog.study_id == study_id)
+        if member_id is not None:
+            query = query.where(StudyLog.member_id == member_id)
+        if original_date is not None:
+            query = query.where(StudyLog.original_date == original_date)
+        return (await session.execute(query.order_by(StudyLog.created_at, StudyLog.id))).scalars().all()
+
+    @staticmethod
+    async def own(session: AsyncSession, *, study_id: int, member_id: int, log_id: int) -> StudyLog | None:
+        """One log, only if it belongs to this member of this study."""
+        query = select(StudyLog).where(
+            StudyLog.id == log_id, StudyLog.study_id == study_id, StudyLog.member_id == member_id
+        )
+        return (await session.execute(query)).scalar_one_or_none()
+
+    @staticmethod
+    async def posted(session: AsyncSession, *, study_id: int) -> set[tuple[int, date]]:
+        """Every (member id, session date) with at least one log."""
+        query = select(StudyLog.member_id, StudyLog.original_date).where(StudyLog.study_id == study_id).distinct()
+        return {(member_id, day) for member_id, day in (await session.execute(query)).all()}
 
 
 class EventLinkRepository:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -112,6 +113,7 @@ class ReminderRunner:
         self._deciding = asyncio.Semaphore(4)
         self.problems = problems if problems is not None else ProblemBoard()
         self.started = False
+        self._closing = False  # stopping: nothing new is sent; claimed rows wait for the next start
 
     # --- lifecycle --------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -119,6 +121,7 @@ class ReminderRunner:
         if self.started:
             return
         self.started = True
+        self._closing = False
         self.scheduler.start()
         self._workers = [
             asyncio.create_task(self._worker(), name=f"reminder-worker-{i}") for i in range(self._worker_count)
@@ -126,11 +129,21 @@ class ReminderRunner:
         await self.resume_unfinished()
         await self.rearm_all()
 
-    async def stop(self) -> None:
+    async def stop(self, *, grace: float = 0.0) -> None:
+        """No new wake-ups and no new sends. Sends already in flight get `grace` seconds to finish and be
+        marked; queued sends, and any still in flight after that, stay `claimed` in the ledger, and the next
+        start resumes them (`resume_unfinished`): nothing is lost, nothing is sent twice."""
         if not self.started:
             return
         self.started = False
+        self._closing = True
         self.scheduler.shutdown(wait=False)
+        while not self.queue.empty():
+            self.queue.get_nowait()
+            self.queue.task_done()
+        if grace > 0:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.queue.join(), timeout=grace)
         for task in self._workers:
             task.cancel()
         await asyncio.gather(*self._workers, return_exceptions=True)
@@ -233,6 +246,7 @@ class ReminderRunner:
             job.remove()
 
     def next_wakeup(self, study_id: int) -> datetime | None:
+        """When the study's job is armed to wake next (real time); None when nothing is planned."""
         job = self.scheduler.get_job(f"study:{study_id}")
         return None if job is None else job.next_run_time
 
@@ -321,6 +335,9 @@ class ReminderRunner:
     async def _worker(self) -> None:
         while True:
             item = await self.queue.get()
+            if self._closing:  # stopping: the row stays claimed for the next start
+                self.queue.task_done()
+                continue
             try:
                 await self._deliver(item)
             except Exception:
@@ -338,8 +355,11 @@ class ReminderRunner:
             # The study may have changed while this waited in the queue or between retries: post only what
             # the plan still holds, rendered from the plan as it is now.
             planned = self._replan(snap, item.planned.occurrence, item.planned.kind)
-            if planned is None or held_by_pause(planned, paused=snap.paused) or planned.occurrence <= self.clock.now():
-                await self._drop(item, snap.reminder_channel_id, attempts)
+            if planned is not None and held_by_pause(planned, paused=snap.paused):
+                await self._drop(item, snap.reminder_channel_id, attempts, reason="reminders paused")
+                return
+            if planned is None or planned.occurrence <= self.clock.now():
+                await self._drop(item, snap.reminder_channel_id, attempts, reason="session changed before it was sent")
                 return
             reply = self.render(snap, planned, late=item.late, nonce=item.nonce)
             await self.gate.wait()
@@ -352,13 +372,15 @@ class ReminderRunner:
                     await self.ledger.mark_failed(item.delivery_id, error=str(exc), attempts=attempts)
                     return
                 await self.ledger.attempt(item.delivery_id, attempts=attempts, error=str(exc))
+                if self._closing:  # no retry while stopping: the next start resumes the claimed row
+                    return
                 delay = exc.retry_after if exc.retry_after is not None else self.backoff_base * 2 ** (attempts - 1)
                 await asyncio.sleep(min(delay, 60.0))
                 continue
             await self.ledger.mark_sent(item.delivery_id, message_id=message_id, attempts=attempts)
             return
 
-    async def _drop(self, item: QueuedSend, channel_id: int, attempts: int) -> None:
+    async def _drop(self, item: QueuedSend, channel_id: int, attempts: int, *, reason: str) -> None:
         """The delivery is no longer wanted; if an earlier attempt may have reached Discord, record that."""
         found = None
         if attempts:
@@ -367,13 +389,14 @@ class ReminderRunner:
         if found is not None:
             await self.ledger.mark_sent(item.delivery_id, message_id=found, attempts=attempts)
         else:
-            await self.ledger.mark_missed(item.delivery_id, error="session changed before it was sent")
+            await self.ledger.mark_missed(item.delivery_id, error=reason)
 
     # --- admin views ------------------------------------------------------------------------------
-    async def status_reply(self, snap: StudySnapshot, lang: str) -> Reply:
+    async def status_reply(self, snap: StudySnapshot, lang: str, *, also: Sequence[str] = ()) -> Reply:
+        """The status card; `also`: problems the caller found (e.g. the bot's permissions in the channel)."""
         upcoming = await self.upcoming(snap, 3)
         deliveries = await self.ledger.latest(study_id=snap.id, limit=8)
-        problems = [t(lang, key, **params) for key, params in self.problems.of(snap.id)]
+        problems = [*also, *(t(lang, key, **params) for key, params in self.problems.of(snap.id))]
         return render_status(snap, lang, upcoming=upcoming, deliveries=deliveries, problems=problems)
 
     def preview_reply(self, snap: StudySnapshot, lang: str) -> Reply:

@@ -50,6 +50,18 @@ def placeholders(text: str) -> set[str]:
     return {name for _, name, _, _ in string.Formatter().parse(text) if name}
 
 
+class Term(str):
+    """A message parameter that is itself a catalogue entry (a weekday, a kind): `t` shows it in the
+    reader's language; as a plain string it is the English word, for the command line and logs."""
+
+    key: str
+
+    def __new__(cls, key: str, english: str) -> Term:
+        term = super().__new__(cls, english)
+        term.key = key
+        return term
+
+
 class _SafeDict(dict[str, Any]):
     def __missing__(self, key: str) -> str:
         return "{" + key + "}"
@@ -61,4 +73,9 @@ def t(language: str, key: str, /, **params: Any) -> str:
     text = load(lang).get(key) or load(DEFAULT_LANGUAGE).get(key)
     if text is None:
         return key
-    return text.format_map(_SafeDict(params))
+    shown = {name: t(lang, value.key) if isinstance(value, Term) else value for name, value in params.items()}
+    return text.format_map(_SafeDict(shown))
+
+
+def has(key: str) -> bool:
+    return key in load(DEFAULT_LANGUAGE)

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from bot.core.model import StudySnapshot
@@ -16,6 +17,7 @@ from bot.render.embeds import (
     EmbedField,
     EmbedSpec,
     Reply,
+    bare_link,
     fit,
     timestamp,
 )
@@ -45,7 +47,7 @@ def render_settings(snap: StudySnapshot, lang: str, *, changed: bool) -> Reply:
                 minutes=int(rec.duration.total_seconds() // 60),
             ),
         ),
-        (t(lang, "settings.place"), f"{escape_markdown(snap.place.name)} {snap.place.url}".strip()),
+        (t(lang, "settings.place"), f"{escape_markdown(snap.place.name)} {bare_link(snap.place.url)}".strip()),
         (t(lang, "settings.offsets"), ", ".join(format_offset(o) for o in snap.reminder_offsets) or none),
         (t(lang, "settings.language"), snap.locale),
         (t(lang, "settings.first_session"), rec.first_date.isoformat()),
@@ -70,6 +72,9 @@ a value is never cut: it only continues."""
 _ID_FIELDS = {"channel": "<#{}>", "ping_role": "<@&{}>", "admin_role": "<@&{}>", "user": "<@{}>"}
 
 
+_LINK_FIELDS = frozenset({"place_url", "url", "github", "blog"})
+
+
 def _decode(raw: str) -> Any:
     if not raw:
         return None
@@ -88,8 +93,15 @@ def _value(field: str | None, value: Any, lang: str) -> str:
         return t(lang, "common.yes" if value else "common.no")
     if field in _ID_FIELDS and isinstance(value, int):
         return _ID_FIELDS[field].format(value)
+    if field == "moved_to" and isinstance(value, str):
+        with contextlib.suppress(ValueError):
+            moment = datetime.fromisoformat(value)
+            if moment.tzinfo is not None:
+                return timestamp(moment, "f")  # each reader sees it in their own timezone
     if field == "offsets" and isinstance(value, str) and value.replace(",", "").isdigit():
         return ", ".join(format_offset(timedelta(minutes=int(m))) for m in value.split(","))
+    if field in _LINK_FIELDS and isinstance(value, str) and bare_link(value):
+        return bare_link(value)  # whole and clickable, and nothing around it can join it
     text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
     return escape_markdown(text)
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from bot.core.validation import escape_markdown, safe_url
+
 # Discord's limits (https://discord.com/developers/docs/resources/message#embed-object-embed-limits).
 CONTENT_MAX = 2000
 TITLE_MAX = 256
@@ -98,6 +100,20 @@ def fit(embed: EmbedSpec) -> EmbedSpec:
         spare = EMBED_TOTAL_MAX - (embed.total_length() - len(embed.description))
         embed.description = truncate(embed.description, max(0, spare))
     return embed
+
+
+def masked_link(text: str, url: str) -> str:
+    """`[text](url)` with the text escaped and the URL normalized, so neither can end the link early or open
+    another one; a stored URL that is not a safe link shows as the escaped text alone."""
+    label = escape_markdown(text)
+    target = safe_url(url)
+    return f"[{label}]({target})" if target and label else label
+
+
+def bare_link(url: str) -> str:
+    """A URL shown as itself: `<url>` (no preview, nothing around it can join it); empty when unsafe."""
+    target = safe_url(url)
+    return f"<{target}>" if target else ""
 
 
 def timestamp(moment: datetime, style: str = "F") -> str:

@@ -23,6 +23,7 @@ from bot.render.embeds import (
     Reply,
     fit,
     join_lines,
+    masked_link,
     timestamp,
 )
 
@@ -40,9 +41,8 @@ KIND_ICONS = {
 
 
 def material_line(material: Material, lang: str, index: int | None = None) -> str:
-    title = escape_markdown(material.title_for(lang))
     prefix = f"{index}. " if index is not None else ""
-    return f"{prefix}{KIND_ICONS.get(material.kind, '🔗')} [{title}]({material.url})"
+    return f"{prefix}{KIND_ICONS.get(material.kind, '🔗')} {masked_link(material.title_for(lang), material.url)}"
 
 
 def materials_block(materials: Sequence[Material], lang: str, limit: int = FIELD_VALUE_MAX) -> str:
@@ -53,8 +53,7 @@ def materials_block(materials: Sequence[Material], lang: str, limit: int = FIELD
 
 
 def place_line(snap: StudySnapshot, lang: str) -> str:
-    name = escape_markdown(snap.place.name)
-    shown = f"[{name}]({snap.place.url})" if snap.place.url else name
+    shown = masked_link(snap.place.name, snap.place.url) if snap.place.url else escape_markdown(snap.place.name)
     return t(lang, "week.place", place=shown)
 
 
@@ -225,9 +224,9 @@ def render_roster(snap: StudySnapshot, lang: str) -> Reply:
             parts.append(t(lang, "roster.leader"))
         parts.append(f"<@{member.discord_user_id}>" if member.discord_user_id else t(lang, "roster.not_linked"))
         if member.github:
-            parts.append(f"[GitHub]({member.github})")
+            parts.append(masked_link("GitHub", member.github))
         if member.blog:
-            parts.append(f"[{t(lang, 'roster.blog')}]({member.blog})")
+            parts.append(masked_link(t(lang, "roster.blog"), member.blog))
         lines.append(" · ".join(parts))
     embed = EmbedSpec(
         title=t(lang, "roster.title", study=escape_markdown(snap.name), count=len(members)),

@@ -13,12 +13,20 @@ from datetime import timedelta
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core.definition import MaterialDefinition, MemberDefinition, StudyDefinition, WeekDefinition
+from bot.core.guide import guide_from_json, guide_to_json
 from bot.core.model import MaterialKind, MemberRole, Recurrence
 from bot.core.schedule import first_slot_date
+from bot.core.validation import safe_url
 from bot.db import models as db
 from bot.db.repositories import CurriculumRepository, MemberRepository, StudyRepository
 from bot.services.base import Actor, Service
 from bot.services.directory import offsets_from_db, parse_hhmm
+
+
+def _exported_url(url: str) -> str:
+    """A link stored before the rulebook normalized links is written in its normalized form, so the file
+    imports back; one the rulebook cannot make safe is written as stored, and import says what is wrong."""
+    return (safe_url(url) or url) if url else ""
 
 
 async def export_study(session: AsyncSession, study: db.Study) -> StudyDefinition:
@@ -31,7 +39,7 @@ async def export_study(session: AsyncSession, study: db.Study) -> StudyDefinitio
             kind = MaterialKind(row.kind)
         except ValueError:
             kind = MaterialKind.LINK
-        return MaterialDefinition(title=row.title, title_en=row.title_en, url=row.url, kind=kind)
+        return MaterialDefinition(title=row.title, title_en=row.title_en, url=_exported_url(row.url), kind=kind)
 
     rec = Recurrence(
         weekday=study.weekday,
@@ -52,15 +60,15 @@ async def export_study(session: AsyncSession, study: db.Study) -> StudyDefinitio
         # Discord the real first session is the next such day, so that is what is written.
         first_session=first_slot_date(rec),
         location_name=study.location_name,
-        location_url=study.location_url,
+        location_url=_exported_url(study.location_url),
         reminder_offsets_minutes=tuple(int(o.total_seconds() // 60) for o in offsets_from_db(study.reminder_offsets)),
         members=tuple(
             MemberDefinition(
                 name=m.name,
                 role=MemberRole(m.role),
                 discord_user_id=m.discord_user_id,
-                github=m.github,
-                blog=m.blog,
+                github=_exported_url(m.github),
+                blog=_exported_url(m.blog),
                 joined=m.joined_on,
             )
             for m in members
@@ -76,6 +84,7 @@ async def export_study(session: AsyncSession, study: db.Study) -> StudyDefinitio
             )
             for w in weeks
         ),
+        guide=guide_from_json(study.guide),
     )
 
 
@@ -140,6 +149,7 @@ class DefinitionService(Service):
             study.location_name = definition.location_name
             study.location_url = definition.location_url
             study.reminder_offsets = ",".join(str(m) for m in definition.reminder_offsets_minutes)
+            study.guide = guide_to_json(definition.guide)
             await session.flush()
             await self._sync_members(session, study, definition)
             await CurriculumRepository.delete_all(session, study_id=study.id)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import json
 import logging
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Sequence
@@ -44,6 +45,28 @@ def offsets_to_db(offsets: Sequence[timedelta]) -> str:
 def parse_hhmm(text: str) -> time:
     hours, minutes = text.split(":")
     return time(int(hours), int(minutes))
+
+
+def practice_from(study: Any) -> model.PracticeSettings:
+    return model.PracticeSettings(
+        checkin_opens=timedelta(minutes=study.checkin_opens_minutes),
+        checkin_grace=timedelta(minutes=study.checkin_grace_minutes),
+        nudge_offset=timedelta(minutes=study.nudge_offset_minutes),
+        recap_enabled=study.recap_enabled,
+        checkin_post_enabled=study.checkin_post_enabled,
+    )
+
+
+def guide_from_db(text: str) -> model.Guide | None:
+    """The stored guide JSON as a Guide; None when the study has none (or it cannot be read)."""
+    if not text:
+        return None
+    try:
+        data = json.loads(text)
+    except ValueError:
+        log.warning("study guide is not valid JSON; ignored")
+        return None
+    return model.Guide(by_locale=data) if isinstance(data, dict) and data else None
 
 
 _KINDS = {kind.value: kind for kind in model.MaterialKind}
@@ -98,6 +121,7 @@ def build_snapshot(
                 github=m.github,
                 blog=m.blog,
                 id=m.id,
+                nudge_opt_in=m.nudge_opt_in,
             )
             for m in members
         ),
@@ -127,6 +151,8 @@ def build_snapshot(
         updated_at=study.updated_at,
         revision=study.revision,
         public_id=study.public_id,
+        practice=practice_from(study),
+        guide=guide_from_db(study.guide),
     )
 
 
@@ -143,6 +169,7 @@ def timing_key(snap: model.StudySnapshot) -> tuple[object, ...]:
         snap.reminder_offsets,
         snap.paused,
         snap.reminder_channel_id,
+        snap.practice,
     )
 
 

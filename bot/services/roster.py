@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from bot.core import validation as rules
 from bot.core.model import MemberRole
-from bot.core.validation import clean_name, clean_url
 from bot.db import models as db
 from bot.db.repositories import MemberRepository
 from bot.errors import UserError
 from bot.services.base import Actor, Service
 
-MEMBERS_MAX = 200
+MEMBERS_MAX = rules.MEMBERS_MAX
 
 
 def member_state(member: db.Member) -> dict[str, Any]:
@@ -36,13 +36,12 @@ class RosterService(Service):
         blog: str | None = None,
         role: str | None = None,
     ) -> str:
-        clean = clean_name(name)
-        github_url = clean_url(github or "", field="github", allow_empty=True)
-        blog_url = clean_url(blog or "", field="blog", allow_empty=True)
+        clean = rules.clean_name(name)
+        github_url = rules.clean_url(github or "", field="github", required=False)
+        blog_url = rules.clean_url(blog or "", field="blog", required=False)
         member_role = self._role(role) if role else MemberRole.MEMBER
         async with self.edit_study(guild_id) as (session, study):
-            if await MemberRepository.by_name(session, study_id=study.id, name=clean):
-                raise UserError("roster.duplicate", name=clean)
+            await self._ensure_name_free(session, study.id, clean, None)
             if await MemberRepository.count(session, study_id=study.id) >= MEMBERS_MAX:
                 raise UserError("roster.full", limit=MEMBERS_MAX)
             if user_id is not None:
@@ -92,16 +91,15 @@ class RosterService(Service):
     ) -> str:
         if all(v is None for v in (new_name, github, blog, role, user_id)):
             raise UserError("roster.nothing_to_change")
-        clean_new = clean_name(new_name) if new_name is not None else None
-        github_url = clean_url(github, field="github", allow_empty=True) if github is not None else None
-        blog_url = clean_url(blog, field="blog", allow_empty=True) if blog is not None else None
+        clean_new = rules.clean_name(new_name, field="new_name") if new_name is not None else None
+        github_url = rules.clean_url(github, field="github", required=False) if github is not None else None
+        blog_url = rules.clean_url(blog, field="blog", required=False) if blog is not None else None
         member_role = self._role(role) if role is not None else None
         async with self.edit_study(guild_id) as (session, study):
             member = await self._find(session, study.id, name)
             before = member_state(member)
             if clean_new is not None and clean_new != member.name:
-                if await MemberRepository.by_name(session, study_id=study.id, name=clean_new):
-                    raise UserError("roster.duplicate", name=clean_new)
+                await self._ensure_name_free(session, study.id, clean_new, member.id)
                 member.name = clean_new
             if github_url is not None:
                 member.github = github_url
@@ -144,10 +142,15 @@ class RosterService(Service):
 
     @staticmethod
     def _role(role: str) -> MemberRole:
-        try:
-            return MemberRole(role.strip().lower())
-        except ValueError:
-            raise UserError("roster.bad_role", value=role[:40]) from None
+        return MemberRole(rules.check_role(role))
+
+    @staticmethod
+    async def _ensure_name_free(session: Any, study_id: int, name: str, member_id: int | None) -> None:
+        """Names are unique ignoring case, as in the definition file (so every roster exports and imports)."""
+        wanted = rules.name_key(name)
+        for other in await MemberRepository.for_study(session, study_id=study_id):
+            if other.id != member_id and rules.name_key(other.name) == wanted:
+                raise UserError("roster.duplicate", name=other.name)
 
     @staticmethod
     async def _find(session: Any, study_id: int, name: str) -> db.Member:

@@ -41,6 +41,16 @@ def change_of(row: db.SessionChange) -> SessionChange:
     return SessionChange(original_date=row.original_date, cancelled=row.cancelled, moved_to=row.moved_to)
 
 
+def clash_after(
+    rec: Recurrence, changes: list[SessionChange], change: SessionChange, week_count: int
+) -> Session | None:
+    """The session that `change` (replacing any change of its date) would put its session on top of."""
+    others = [c for c in changes if c.original_date != change.original_date]
+    after = build_schedule(rec, [*others, change], week_count)
+    changed = session_on(after, change.original_date)
+    return overlapping(after, changed) if changed is not None else None
+
+
 class SessionService(Service):
     def _slot(self, guild_id: int | None, day: date) -> Session:
         snap = self.snapshot(guild_id)
@@ -93,12 +103,7 @@ class SessionService(Service):
                 raise UserError("session.move_no_change", date=day.isoformat(), when=when)
             if moved_to == slot_start(rec, day):
                 raise UserError("session.move_to_usual", date=day.isoformat())
-            others = [c for c in changes if c.original_date != day]
-            after = build_schedule(
-                rec, [*others, SessionChange(day, cancelled=False, moved_to=moved_to)], snap.week_count
-            )
-            moved = session_on(after, day)
-            clash = overlapping(after, moved) if moved is not None else None
+            clash = clash_after(rec, changes, SessionChange(day, cancelled=False, moved_to=moved_to), snap.week_count)
             if clash is not None:
                 raise UserError(
                     "session.move_clash",
@@ -159,11 +164,24 @@ class SessionService(Service):
             )
 
     async def restore(self, *, guild_id: int | None, actor: Actor, day: date) -> None:
+        """Put the session of `day` back at its usual time — refused when another session has been moved
+        onto that time meanwhile (the two would overlap)."""
         self._slot(guild_id, day)
+        week_count = self.snapshot(guild_id).week_count
         async with self.edit_study(guild_id) as (session, study):
             change = await SessionChangeRepository.on(session, study_id=study.id, original_date=day)
             if change is None or not (change.cancelled or change.moved_to):
                 raise UserError("session.nothing_to_restore", date=day.isoformat())
+            rows = await SessionChangeRepository.for_study(session, study_id=study.id)
+            rec = recurrence_of(study)
+            clash = clash_after(rec, [change_of(r) for r in rows], SessionChange(day, cancelled=False), week_count)
+            if clash is not None:
+                raise UserError(
+                    "session.restore_clash",
+                    date=day.isoformat(),
+                    week=clash.week,
+                    other=f"<t:{int(clash.start.timestamp())}:F>",
+                )
             before = change_state(change)
             # The row stays, neither cancelled nor moved: its revision (the calendar's SEQUENCE) never goes back.
             change.cancelled = False

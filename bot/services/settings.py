@@ -6,14 +6,14 @@ from dataclasses import dataclass
 from datetime import date, time, timedelta
 from typing import Any
 
-from bot.core.validation import check_date_range, clean_text, clean_url
+from bot.core import validation as rules
 from bot.db import models as db
 from bot.db.repositories import SessionChangeRepository
 from bot.errors import UserError
 from bot.services.base import Actor, Service
 from bot.services.directory import offsets_to_db
 
-WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+WEEKDAYS = rules.WEEKDAYS
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,16 +62,26 @@ class SettingsService(Service):
     async def update(self, *, guild_id: int | None, actor: Actor, change: SettingsChange) -> dict[str, Any]:
         if change.empty():
             raise UserError("settings.nothing_to_change")
-        place_name = clean_text(change.place_name, field="place", limit=100) if change.place_name else None
-        place_url = clean_url(change.place_url, field="place_url") if change.place_url else None
-        if change.duration_minutes is not None and not 1 <= change.duration_minutes <= 1440:
-            raise UserError("settings.bad_duration", value=change.duration_minutes)
-        if change.locale is not None and change.locale not in ("ko", "en"):
-            raise UserError("settings.bad_locale", value=change.locale)
+        # The rulebook's checks, the same the definition file and the config go through.
+        place_name = rules.clean_name(change.place_name, field="place") if change.place_name is not None else None
+        place_url = rules.clean_url(change.place_url, field="place_url") if change.place_url is not None else None
+        if change.duration_minutes is not None:
+            rules.check_duration(change.duration_minutes, field="duration")
+        locale = rules.check_locale(change.locale, field="language") if change.locale is not None else None
+        if guild_id is not None:
+            rules.check_ping_role(change.ping_role_id, guild_id=guild_id, field="role")
+            rules.check_ping_role(change.admin_role_id, guild_id=guild_id, field="admin_role")
         if change.first_session is not None:
-            check_date_range(change.first_session, self.clock.now().date(), field="first_session")
+            rules.check_date_range(change.first_session, self.clock.now().date(), field="first_session")
         async with self.edit_study(guild_id) as (session, study):
             before = settings_state(study)
+            weekday = study.weekday if change.weekday is None else change.weekday
+            if change.first_session is not None:
+                first_session = rules.check_first_session(change.first_session, weekday, field="first_session")
+            else:
+                # Only the weekday changed: the schedule starts on the first such day on or after the stored
+                # first session, so that is the date stored (and shown) — never a date stored nowhere.
+                first_session = rules.first_on_weekday(study.first_session, weekday)
             if change.weekday is not None and change.weekday != study.weekday:
                 pending = [
                     c
@@ -105,10 +115,9 @@ class SettingsService(Service):
                 study.location_url = place_url
             if change.offsets is not None:
                 study.reminder_offsets = offsets_to_db(change.offsets)
-            if change.locale is not None:
-                study.locale = change.locale
-            if change.first_session is not None:
-                study.first_session = change.first_session
+            if locale is not None:
+                study.locale = locale
+            study.first_session = first_session
             after = settings_state(study)
             self.audit(
                 session,

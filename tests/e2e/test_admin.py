@@ -60,7 +60,7 @@ async def test_audit_shows_the_whole_changed_link_and_a_repeat_is_not_logged(run
     assert again.startswith("⚠️") and "Nothing changed" in again
     assert await snapshot_tables(running) == before and (await study(running)).revision == revision
     audit = await admin(running, "admin audit", {"count": 1}, "en-US")
-    assert "`place_url`: https://app.gather.town/ → " + PLACE in audit
+    assert "`place_url`: <https://app.gather.town/> → <" + PLACE + ">" in audit
     assert "weekday" not in audit and "Gather Town" not in audit
 
 
@@ -115,3 +115,39 @@ async def test_a_cancel_notice_due_while_paused_is_posted_and_status_names_its_w
     await running.bot.reminders.rearm_all()
     [notice] = await running.standin.wait_for_messages(world.channel_id, 1, timeout=10)
     assert "취소" in notice.content and notice.pings.roles == frozenset({world.study_role_id})
+
+
+async def test_status_says_when_the_bot_cannot_post_in_the_reminder_channel(running: OfflineBot) -> None:
+    from bot.services.base import Actor
+    from bot.services.settings import SettingsChange
+
+    standin = running.standin
+    world = standin.defaults
+    assert world is not None
+    assert "권한" not in await admin(running, "admin reminders status")
+    locked = standin.add_channel(
+        world.guild_id, "no-embeds", overwrites=[Overwrite(world.bot_role_id, 0, deny=Perm.EMBED_LINKS)]
+    )
+    # A channel set where no check runs (the config file, or before the bot's role was changed).
+    await running.runtime.services.settings.update(
+        guild_id=world.guild_id, actor=Actor.cli(), change=SettingsChange(channel_id=locked)
+    )
+
+    status = await admin(running, "admin reminders status", locale="en-US")
+
+    assert "The bot lacks permissions in the reminder channel: Embed Links." in status
+
+
+async def test_status_says_when_the_reminder_channel_is_gone(running: OfflineBot) -> None:
+    from bot.services.base import Actor
+    from bot.services.settings import SettingsChange
+
+    world = running.standin.defaults
+    assert world is not None
+    await running.runtime.services.settings.update(
+        guild_id=world.guild_id, actor=Actor.cli(), change=SettingsChange(channel_id=123456789012345678)
+    )
+
+    status = await admin(running, "admin reminders status", locale="en-US")
+
+    assert "The reminder channel cannot be found" in status

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -94,3 +96,97 @@ def test_unusable_database_is_named_not_a_traceback(tmp_path: Path) -> None:
     assert "Traceback" not in result.stderr
     folder = studybot("run", "--config", str(tmp_path), cwd=tmp_path)
     assert folder.returncode == 2 and "cannot be read" in folder.stderr and "Traceback" not in folder.stderr
+
+
+# --------------------------------------------------------------------------------------------------
+# One sentence, never a traceback — and never a password or a token
+
+
+def one_sentence(result: subprocess.CompletedProcess[str], code: int = 2) -> str:
+    assert result.returncode == code, result.stderr[-2000:]
+    assert "Traceback" not in result.stderr
+    [line] = [x for x in result.stderr.splitlines() if x.startswith("studybot: ")]
+    return line
+
+
+def test_import_of_a_missing_file_is_one_sentence_and_creates_no_database(tmp_path: Path) -> None:
+    line = one_sentence(studybot("import", "missing.toml", "--guild", "1", cwd=tmp_path))
+    assert "missing.toml: no such file" in line
+    folder = one_sentence(studybot("import", str(tmp_path), "--guild", "1", cwd=tmp_path))
+    assert "is a folder" in folder
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_console_with_a_missing_study_or_db_folder_is_one_sentence(tmp_path: Path) -> None:
+    line = one_sentence(studybot("console", "--study", "missing.toml", cwd=tmp_path), code=1)
+    assert "--study missing.toml: no such file" in line
+    db = one_sentence(studybot("console", "--db", "no/such/dir/x.db", cwd=tmp_path), code=1)
+    assert "the folder no/such/dir does not exist" in db
+
+
+def test_export_and_calendar_need_an_existing_database_and_create_none(tmp_path: Path) -> None:
+    for command in ("export", "calendar"):
+        line = one_sentence(studybot(command, "--guild", "1", cwd=tmp_path))
+        assert f"no database at {tmp_path / 'studybot.db'}" in line
+        assert f"looked for {tmp_path / 'config.toml'}" in line and "STUDYBOT_DATABASE_URL" in line
+    env = {"STUDYBOT_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'other.db'}"}
+    named = one_sentence(studybot("export", "--guild", "1", cwd=tmp_path, env=env))
+    assert "other.db" in named and "from STUDYBOT_DATABASE_URL" in named
+    (tmp_path / "config.toml").write_text('[database]\nurl = "sqlite+aiosqlite:///data/bot.db"\n', encoding="utf-8")
+    configured = one_sentence(studybot("calendar", "--guild", "1", cwd=tmp_path))
+    assert str(tmp_path / "data" / "bot.db") in configured and "database.url from config.toml" in configured
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["config.toml"]
+
+
+def test_postgres_url_without_asyncpg_says_which_extra_to_install(tmp_path: Path) -> None:
+    shim = tmp_path / "shim" / "asyncpg"
+    shim.mkdir(parents=True)
+    (shim / "__init__.py").write_text(
+        "raise ModuleNotFoundError(\"No module named 'asyncpg'\", name='asyncpg')\n", encoding="utf-8"
+    )
+    env = {
+        "PYTHONPATH": f"{tmp_path / 'shim'}{os.pathsep}{ROOT}",
+        "STUDYBOT_DATABASE_URL": "postgresql+asyncpg://bot:hunter2-secret@127.0.0.1/studybot",
+    }
+    line = one_sentence(studybot("migrate", cwd=tmp_path, env=env))
+    assert "asyncpg" in line and 'pip install -e ".[postgres]"' in line
+    assert "hunter2-secret" not in line and "bot:***@127.0.0.1" in line
+
+
+def closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def test_unreachable_api_base_url_names_the_url_and_what_failed(tmp_path: Path) -> None:
+    url = f"http://127.0.0.1:{closed_port()}/api/v10"
+    (tmp_path / "config.toml").write_text(
+        f'[discord]\ntoken = "a-token-of-some-length"\napi_base_url = "{url}"\n\n[[study]]\nguild_id = 5\n',
+        encoding="utf-8",
+    )
+    for command in ("run", "sync"):
+        line = one_sentence(studybot(command, cwd=tmp_path), code=1)
+        assert f"Discord's REST API at {url} (discord.api_base_url in config.toml) cannot be reached" in line
+        assert "Connect call failed" in line or "Cannot connect" in line
+
+
+def test_database_errors_never_print_the_password(tmp_path: Path) -> None:
+    secret = "pa55-w0rd-sEcret"
+    urls = [f"postgresql+asyncpg://studybot:{secret}@127.0.0.1:{closed_port()}/studybot"]
+    server = os.environ.get("STUDYBOT_TEST_POSTGRES_URL")
+    if server:  # the real server, with a wrong password: its own error message must not leak it either
+        urls.append(re.sub(r"://([^:/@]+):[^@]*@", rf"://\1:{secret}@", server))
+    for url in urls:
+        (tmp_path / "config.toml").write_text(
+            f'[discord]\ntoken = "the-bot-token-{secret}"\n\n[database]\nurl = "{url}"\n\n'
+            '[logging]\nlevel = "DEBUG"\n\n[[study]]\nguild_id = 5\n',
+            encoding="utf-8",
+        )
+        for command in ("run", "migrate"):
+            result = studybot(command, cwd=tmp_path)
+            line = one_sentence(result)
+            assert "cannot be opened" in line and "studybot:***@127.0.0.1" in line
+            assert secret not in result.stderr + result.stdout
+    bad = studybot("migrate", cwd=tmp_path, env={"STUDYBOT_DATABASE_URL": f"mysql://root:{secret}@db/x"})
+    assert "root:***@db" in one_sentence(bad) and secret not in bad.stderr

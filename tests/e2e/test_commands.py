@@ -216,7 +216,20 @@ async def test_commands_sync_once_then_only_when_changed(running: OfflineBot, tm
     standin = running.standin
     assert standin.sync_count() == 1
     names = {c["name"] for c in standin.commands()}
-    assert names == {"week", "materials", "schedule", "next", "roster", "calendar", "admin"}
+    assert names == {
+        "week",
+        "materials",
+        "schedule",
+        "next",
+        "roster",
+        "calendar",
+        "admin",
+        "log",
+        "progress",
+        "guide",
+        "web",
+        "privacy",
+    }
     admin = next(c for c in standin.commands() if c["name"] == "admin")
     assert int(admin["default_member_permissions"]) == 1 << 5
     assert next(c for c in standin.commands() if c["name"] == "week")["name_localizations"]["ko"] == "주차"

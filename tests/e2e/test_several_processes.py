@@ -123,7 +123,7 @@ async def wait_all_sent(url: str, guilds: set[int], *, timeout: float) -> dict[i
         await asyncio.sleep(0.2)
 
 
-def shared_config(path: Path, standin: StandIn, url: str) -> Path:
+def shared_config(path: Path, standin: StandIn, url: str, channels: dict[int, int]) -> Path:
     config = {
         "discord": {
             "token": standin.app.token,
@@ -132,6 +132,7 @@ def shared_config(path: Path, standin: StandIn, url: str) -> Path:
         },
         "database": {"url": url},
         "logging": {"level": "WARNING"},
+        "study": [{"guild_id": g, "reminder_channel_id": c} for g, c in channels.items()],
     }
     path.write_text(tomli_w.dumps(config), encoding="utf-8")
     return path
@@ -162,7 +163,7 @@ async def test_shards_over_processes_post_each_reminder_once_from_the_owner(
     tmp_path: Path, standin: StandIn, pg_url: str
 ) -> None:
     channels = await many_studies(standin, pg_url)
-    config = shared_config(tmp_path / "config.toml", standin, pg_url)
+    config = shared_config(tmp_path / "config.toml", standin, pg_url, channels)
     first_two = {g for g in channels if shard_of(g, SHARDS) in (0, 1)}
     assert len(first_two) == STUDIES // 3
     processes: list[asyncio.subprocess.Process] = []

@@ -203,3 +203,25 @@ async def test_reminders_and_cancellations_go_to_their_own_server(two: TwoServer
     assert "1주차 · 파이토치(PyTorch) 기본 익히기" in text_of(to_a) and "취소" not in text_of(to_a)
     assert "취소되었습니다" in text_of(to_b) and "비반 휴강" in text_of(to_b)
     assert {r.message_id for r in rows} == {to_a.id, to_b.id}
+
+
+async def test_server_events_follow_each_servers_own_sessions(two: TwoServers) -> None:
+    a, b = two.a, two.b
+    standin = two.standin
+    await standin.wait_until(
+        lambda: len(standin.scheduled_events(a.guild_id)) == 4 and len(standin.scheduled_events(b.guild_id)) == 4,
+        timeout=20,
+    )
+
+    def by_start(guild_id: int) -> list[tuple[str, str, str]]:
+        events = standin.scheduled_events(guild_id)
+        return sorted((e["scheduled_start_time"][:16], e["name"], e["id"]) for e in events)
+
+    events_a = by_start(a.guild_id)
+    assert B_TOPIC in by_start(b.guild_id)[0][1] and all(B_TOPIC not in name for _, name, _ in events_a)
+    await two.ask(b, "admin session cancel", {"date": "2026-12-10"}, user=b.admin_id)
+    await standin.wait_until(
+        lambda: all(not start.startswith("2026-12-10") for start, _, _ in by_start(b.guild_id)), timeout=20
+    )
+    assert by_start(a.guild_id) == events_a  # A's session on 2026-12-10 and its event are untouched
+    assert any(start.startswith("2026-12-10") for start, _, _ in events_a)

@@ -94,6 +94,58 @@ def test_check_fails_when_the_schema_drifts_from_the_models(cfg: Config, db_file
         command.check(cfg)
 
 
+def _seed_at_0001(db_file: Path) -> None:
+    with sqlite3.connect(db_file) as conn:
+        conn.execute(
+            "INSERT INTO study (id, guild_id, name, description, timezone, locale, weekday, start_time,"
+            " duration_minutes, first_session, location_name, location_url, reminder_offsets, paused,"
+            " created_at, updated_at) VALUES (1, 5, 's', '', 'Asia/Seoul', 'ko', 3, '09:00', 60, '2026-12-03',"
+            " 'Gather Town', '', '1440,60', 0, '2026-12-01 00:00:00', '2026-12-01 00:00:00')"
+        )
+        conn.execute(
+            "INSERT INTO member (id, study_id, name, role, github, blog, active)"
+            " VALUES (1, 1, 'kim', 'member', '', '', 1)"
+        )
+        conn.execute(
+            "INSERT INTO curriculum_week (id, study_id, number, title, title_en, notes) VALUES (1, 1, 1, 't', '', '')"
+        )
+
+
+def _rows(db_file: Path, table: str) -> int:
+    with sqlite3.connect(db_file) as conn:
+        return int(conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
+
+
+def test_upgrading_a_database_with_a_study_keeps_its_members_and_weeks(cfg: Config, db_file: Path) -> None:
+    """Batch mode rebuilds `study`; with foreign keys on, that would cascade into its members."""
+    command.upgrade(cfg, "0001")
+    _seed_at_0001(db_file)
+    command.upgrade(cfg, "head")
+    assert (_rows(db_file, "member"), _rows(db_file, "curriculum_week")) == (1, 1)
+    command.downgrade(cfg, "0001")
+    assert (_rows(db_file, "member"), _rows(db_file, "curriculum_week")) == (1, 1)
+
+
+async def test_the_bots_own_upgrade_keeps_members_and_leaves_foreign_keys_on(db_file: Path) -> None:
+    engine = create_engine(f"sqlite+aiosqlite:///{db_file}")
+    try:
+        async with engine.begin() as connection:
+            await connection.run_sync(lambda c: command.upgrade(_shared(c), "0001"))
+        _seed_at_0001(db_file)
+        await upgrade_to_head(engine)
+        assert _rows(db_file, "member") == 1
+        async with engine.connect() as connection:
+            assert (await connection.execute(text("PRAGMA foreign_keys"))).scalar() == 1
+    finally:
+        await engine.dispose()
+
+
+def _shared(connection: object) -> Config:
+    cfg = alembic_config()
+    cfg.attributes["connection"] = connection
+    return cfg
+
+
 def test_downgrade_to_base_leaves_only_the_version_table(cfg: Config, db_file: Path) -> None:
     command.upgrade(cfg, "head")
 

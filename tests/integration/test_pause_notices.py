@@ -7,6 +7,7 @@ from datetime import UTC, date, datetime, timedelta
 
 from bot.clock import FrozenClock
 from bot.delivery.plan import CANCEL_NOTICE
+from bot.delivery.runner import QueuedSend, ReminderRunner
 from bot.runtime import Runtime
 from tests.conftest import ADMIN, GUILD_ID
 from tests.integration.test_ledger import ChannelLog, run_until_idle, runner_for
@@ -95,3 +96,31 @@ async def test_status_while_paused_lists_the_cancel_notice_with_its_week_and_dat
     next_field = reply.embeds[0].fields[0].value
     assert f"<t:{int(WEEK2_START.timestamp())}:D> 모임 취소 안내 (원래 2주차)" in next_field
     assert "-주차" not in next_field
+
+
+async def test_a_pause_while_sends_wait_in_the_queue_holds_the_reminder_and_posts_the_notice(
+    runtime: Runtime, clock: FrozenClock
+) -> None:
+    await runtime.services.sessions.cancel(guild_id=GUILD_ID, actor=ADMIN, day=WEEK2)
+    channel = ChannelLog()
+    ledger = runner_for(runtime, clock, channel).ledger
+    queued = ReminderRunner(directory=runtime.directory, ledger=ledger, clock=clock, poster=channel, workers=0)
+    snap = runtime.directory.by_guild(GUILD_ID)
+    assert snap is not None
+    week1_1h = datetime(2026, 12, 2, 23, 0, tzinfo=UTC)
+    clock.set(week1_1h + timedelta(seconds=5))
+    # Week 1's 1-hour reminder and week 2's cancel notice (its due time matters not here) wait in the queue...
+    for planned in queued.plan(snap, since=week1_1h, until=NOTICE_DUE + timedelta(seconds=1)):
+        row = await ledger.claim(study_id=snap.id, planned=planned, late=False)
+        assert row is not None
+        await queued.queue.put(QueuedSend(snap.id, row.id, planned, False, row.nonce))
+    # ...while an admin pauses.
+    await runtime.services.settings.set_paused(guild_id=GUILD_ID, actor=ADMIN, paused=True)
+
+    while not queued.queue.empty():
+        await queued._deliver(queued.queue.get_nowait())
+
+    [(_, _, notice)] = channel.messages
+    assert "취소" in notice.content
+    rows = {row.kind: (row.status, row.last_error) for row in await ledger.all()}
+    assert rows == {CANCEL_NOTICE: ("sent", ""), "remind:60": ("missed", "reminders paused")}

@@ -112,3 +112,27 @@ async def test_two_admins_moving_sessions_onto_one_slot_at_once_move_one(runtime
     snap = runtime.directory.by_guild(GUILD_ID)
     assert snap is not None
     assert sum(1 for c in snap.changes if c.moved_to is not None) == 1
+
+
+async def test_restoring_a_session_onto_one_moved_into_its_slot_is_refused(runtime: Runtime) -> None:
+    await runtime.services.sessions.cancel(guild_id=GUILD_ID, actor=ADMIN, day=WEEK2)
+    await move(runtime, WEEK3, WEEK2)  # week 2's slot is free while it is cancelled
+    before = await stored(runtime)
+
+    with pytest.raises(UserError) as caught:
+        await runtime.services.sessions.restore(guild_id=GUILD_ID, actor=ADMIN, day=WEEK2)
+
+    assert caught.value.key == "session.restore_clash"
+    assert await stored(runtime) == before
+
+
+async def test_restoring_a_moved_session_whose_slot_was_taken_is_refused(runtime: Runtime) -> None:
+    await move(runtime, WEEK3, date(2026, 12, 18))
+    await move(runtime, WEEK4, WEEK3)
+
+    with pytest.raises(UserError) as caught:
+        await runtime.services.sessions.restore(guild_id=GUILD_ID, actor=ADMIN, day=WEEK3)
+
+    assert caught.value.key == "session.restore_clash" and caught.value.params["week"] == 4
+    await runtime.services.sessions.restore(guild_id=GUILD_ID, actor=ADMIN, day=WEEK4)
+    await runtime.services.sessions.restore(guild_id=GUILD_ID, actor=ADMIN, day=WEEK3)  # now its slot is free

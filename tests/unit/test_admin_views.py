@@ -143,7 +143,7 @@ def test_audit_shows_a_changed_link_in_full_and_only_the_fields_that_changed() -
     text = render_audit([entry(SETTINGS_BEFORE, after)], "en").embeds[0].description
 
     assert PLACE in text
-    assert "• `place_url`: https://app.gather.town/ → " + PLACE in text
+    assert "• `place_url`: <https://app.gather.town/> → <" + PLACE + ">" in text
     assert "`offsets`: 1d, 1h → 1h" in text
     assert "thursday" not in text and "Gather Town" not in text and "channel" not in text
 
@@ -189,8 +189,8 @@ def test_long_audits_continue_on_further_pages_without_losing_a_character() -> N
     assert pages[-1].embeds[0].footer == f"Page {count}/{count} (last)"  # past the end: the last page
     shown = "\n".join(dict.fromkeys(texts)).splitlines()
     # Every value whole, each on a line of its own: old ones as they were, new ones after the arrow.
-    assert all(value in shown for value in values[:-1])
-    assert all("→ " + value in shown for value in values[1:])
+    assert all(f"<{value}>" in shown for value in values[:-1])
+    assert all(f"→ <{value}>" in shown for value in values[1:])
 
 
 def test_a_value_longer_than_a_line_wraps_instead_of_being_cut() -> None:
@@ -215,6 +215,6 @@ def test_a_new_session_change_lists_only_what_it_sets() -> None:
         render_audit([e], "en").embeds[0].description.splitlines()[1:] for e in (move, cancel, restore)
     )
 
-    assert moved == ["• `moved_to`: - → 2026-12-11T09:00:00+09:00"]
+    assert moved == [f"• `moved_to`: - → <t:{int(datetime(2026, 12, 11, 0, 0, tzinfo=UTC).timestamp())}:f>"]
     assert cancelled == ["• `cancelled`: - → yes"]
     assert restored == ["• `cancelled`: yes → no", "• `reason`: 연말 → -"]

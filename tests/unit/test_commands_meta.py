@@ -28,7 +28,8 @@ NAME = re.compile(r"^[-_\w]{1,32}$")  # Discord's CHAT_INPUT name rule (\w is Un
 SUB_COMMAND, SUB_COMMAND_GROUP = 1, 2
 MANAGE_GUILD = str(1 << 5)
 GUILD_CONTEXT = 0
-MEMBER_COMMANDS = ("week", "materials", "schedule", "next", "roster", "calendar")
+MEMBER_COMMANDS = ("week", "materials", "schedule", "next", "roster", "calendar", "progress", "guide")
+MEMBER_GROUPS = {"log": {"add", "remove", "board", "mine", "nudge"}}
 ADMIN_SUBCOMMANDS = {
     "roster": {"add", "remove", "edit", "link"},
     "curriculum": {"set-topic", "add-material", "remove-material"},
@@ -119,7 +120,7 @@ def tree(tmp_path_factory: pytest.TempPathFactory) -> Tree:
 
 
 def test_every_extension_registers_its_commands(tree: Tree) -> None:
-    assert set(tree.payloads) == {*MEMBER_COMMANDS, "admin"}
+    assert set(tree.payloads) == {*MEMBER_COMMANDS, *MEMBER_GROUPS, "admin", "web", "privacy"}
     assert len(tree.payloads) <= 100
 
 
@@ -265,6 +266,12 @@ def test_admin_needs_manage_server_and_works_only_in_servers(tree: Tree) -> None
 @pytest.mark.parametrize("name", MEMBER_COMMANDS)
 def test_member_commands_are_open_to_every_member(tree: Tree, name: str) -> None:
     assert tree.payloads[name]["default_member_permissions"] is None
+
+
+@pytest.mark.parametrize("name", sorted(MEMBER_GROUPS))
+def test_member_groups_are_open_to_every_member_with_their_subcommands(tree: Tree, name: str) -> None:
+    assert tree.payloads[name]["default_member_permissions"] is None
+    assert {option["name"] for option in options_of(tree.payloads[name])} == MEMBER_GROUPS[name]
 
 
 @pytest.mark.parametrize("name", MEMBER_COMMANDS)

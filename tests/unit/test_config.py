@@ -17,6 +17,8 @@ from bot.config import (
     Settings,
     StudyConfig,
     load_settings,
+    mask_url,
+    redact,
 )
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -162,11 +164,50 @@ def test_relative_definition_path_is_resolved_against_the_config_files_folder(
     assert settings.studies[0].definition.resolve() == definition.resolve()
 
 
-@pytest.mark.skipif(not EXAMPLE_CONFIG.exists(), reason="config.example.toml is not written yet")
-def test_example_config_at_the_repo_root_parses_without_a_token() -> None:
-    settings = load_settings(EXAMPLE_CONFIG, environ={}, require_token=False)
+def test_example_config_is_refused_until_its_placeholder_server_id_is_replaced(tmp_path: Path) -> None:
+    """A copy of the example that was never filled in must not start silently against a made-up server."""
+    with pytest.raises(ConfigError) as caught:
+        load_settings(EXAMPLE_CONFIG, environ={}, require_token=False)
 
-    assert settings.source == str(EXAMPLE_CONFIG)
+    assert caught.value.key == "study[1].guild_id"
+    assert str(EXAMPLE_CONFIG) in str(caught.value) and "placeholder" in str(caught.value)
+    assert "Copy Server ID" in str(caught.value)
+    filled = EXAMPLE_CONFIG.read_text(encoding="utf-8").replace("123456789012345678", "900000000000000009")
+    filled = filled.replace('"studies/pytorch-study.toml"', f'"{SEED_STUDY.as_posix()}"')
+    settings = load(write(tmp_path, filled), require_token=False)
+    assert settings.studies[0].guild_id == 900000000000000009
+
+
+def test_serving_without_any_study_is_refused_naming_the_key(tmp_path: Path) -> None:
+    path = write(tmp_path, TOKEN)
+
+    with pytest.raises(ConfigError) as caught:
+        load(path, require_study=True)
+
+    assert caught.value.key == "study"
+    assert str(path) in str(caught.value) and "[[study]]" in str(caught.value)
+    assert load(path).studies == ()  # offline commands (import, export) need no [[study]]
+
+
+@pytest.mark.parametrize("name", ["ping_role_id", "admin_role_id"])
+def test_the_everyone_role_is_refused_as_in_admin_settings(tmp_path: Path, name: str) -> None:
+    """The @everyone role's id is the server's id; `/admin settings` refuses it, and so does the config."""
+    path = write(tmp_path, TOKEN + f"[[study]]\nguild_id = 900000000000000001\n{name} = 900000000000000001\n")
+
+    with pytest.raises(ConfigError) as caught:
+        load(path)
+
+    assert caught.value.key == f"study[1].{name}"
+    assert "@everyone" in str(caught.value) and str(path) in str(caught.value)
+
+
+def test_discord_ids_share_the_databases_limit(tmp_path: Path) -> None:
+    path = write(tmp_path, TOKEN + "[[study]]\nguild_id = 9223372036854775808\n")
+
+    with pytest.raises(ConfigError) as caught:
+        load(path)
+
+    assert "9223372036854775807" in str(caught.value)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -298,3 +339,45 @@ def test_token_from_environment_does_not_excuse_a_bad_value_elsewhere(tmp_path: 
         load(path, environ={"DISCORD_TOKEN": "env-token"})
 
     assert caught.value.key == "logging.level"
+
+
+# --------------------------------------------------------------------------------------------------
+# Secrets never show: not in reprs, not in error messages, not in logs
+
+
+def test_settings_repr_masks_the_token_and_the_database_password(tmp_path: Path) -> None:
+    settings = load_settings(write(tmp_path, VALID), environ={"DISCORD_TOKEN": "env-token-0123456789"})
+    shown = repr(settings)
+    assert "env-token-0123456789" not in shown and "token='***'" in shown
+    assert "secret" not in shown and "postgresql+asyncpg://bot:***@db.example/studybot" in shown
+    assert settings.database_url == "postgresql+asyncpg://bot:secret@db.example/studybot"  # the value itself stays
+    assert "token=''" in repr(Settings(token=""))
+
+
+@pytest.mark.parametrize(
+    ("url", "masked"),
+    [
+        ("postgresql+asyncpg://bot:secret@db/x", "postgresql+asyncpg://bot:***@db/x"),
+        ("postgresql+asyncpg://bot:p@ss/w:rd@db:5432/x", "postgresql+asyncpg://bot:***@db:5432/x"),
+        ("postgresql+asyncpg://bot@db/x?password=secret&ssl=1", "postgresql+asyncpg://bot@db/x?password=***&ssl=1"),
+        ("postgresql+asyncpg://bot@db/x", "postgresql+asyncpg://bot@db/x"),
+        ("sqlite+aiosqlite:///studybot.db", "sqlite+aiosqlite:///studybot.db"),
+        ("failed (postgresql+asyncpg://a:b@h/x): refused", "failed (postgresql+asyncpg://a:***@h/x): refused"),
+    ],
+)
+def test_mask_url_hides_every_password(url: str, masked: str) -> None:
+    assert mask_url(url) == masked
+
+
+def test_a_refused_database_url_is_shown_without_its_password(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_settings(
+            write(tmp_path, ""), environ={"STUDYBOT_DATABASE_URL": "mysql://root:hunter2@db/x"}, require_token=False
+        )
+    assert "hunter2" not in str(caught.value) and "mysql://root:***@db/x" in str(caught.value)
+
+
+def test_redact_masks_loaded_tokens_and_url_passwords(tmp_path: Path) -> None:
+    load_settings(write(tmp_path, VALID), environ={"DISCORD_TOKEN": "a-loaded-token-987654"})
+    text = "sent a-loaded-token-987654 to postgresql+asyncpg://bot:secret@db/x"
+    assert redact(text) == "sent *** to postgresql+asyncpg://bot:***@db/x"

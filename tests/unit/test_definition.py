@@ -28,6 +28,8 @@ from bot.core.definition import (
     parse_offset,
 )
 from bot.core.model import MaterialKind, MemberRole
+from bot.core.validation import clean_text, clean_url
+from bot.errors import UserError
 
 SHIPPED = Path(__file__).resolve().parents[2] / "studies" / "pytorch-study.toml"
 
@@ -248,6 +250,21 @@ def test_optional_keys_have_safe_defaults() -> None:
     assert member == MemberDefinition("강동연", MemberRole.MEMBER, None, "", "", None)
 
 
+def test_a_study_may_have_several_leaders_as_the_commands_allow() -> None:
+    defn = _parse(_set("member.1.role", "leader"))
+    assert [member.role for member in defn.members] == [MemberRole.LEADER, MemberRole.LEADER]
+
+
+def test_urls_are_stored_normalized_so_they_can_never_open_a_second_link() -> None:
+    defn = _parse(_set("resource.0.url", "HTTPS://Docs.PyTorch.org/x)[Claim](https://phish.example/login"))
+    assert defn.resources[0].url == "https://docs.pytorch.org/x%29%5BClaim%5D%28https://phish.example/login"
+
+
+def test_a_single_tilde_or_bar_is_plain_text() -> None:
+    defn = _parse(_set("week.0.notes", "보충: 02~05장 | 06장"), _set("week.0.title", "A | B"))
+    assert defn.weeks[0].notes == "보충: 02~05장 | 06장"
+
+
 def test_discord_user_id_zero_means_not_linked() -> None:
     defn = _parse(_set("member.0.discord_user_id", 0), _set("member.1.discord_user_id", 42))
     assert [member.discord_user_id for member in defn.members] == [None, 42]
@@ -306,9 +323,9 @@ REJECTIONS: list[tuple[str, list[Mutation], str, str]] = [
     ("start time in am/pm", [_set("study.start_time", "9am")], "study.start_time", "HH:MM"),
     ("start time 24:00", [_set("study.start_time", "24:00")], "study.start_time", "HH:MM"),
     ("start time 09:60", [_set("study.start_time", "09:60")], "study.start_time", "HH:MM"),
-    ("start time with seconds", [_set("study.start_time", time(9, 0, 30))], "study.start_time", "minutes"),
-    ("zero duration", [_set("study.duration_minutes", 0)], "study.duration_minutes", "1..1440"),
-    ("day-long-plus duration", [_set("study.duration_minutes", 1441)], "study.duration_minutes", "1..1440"),
+    ("start time with seconds", [_set("study.start_time", time(9, 0, 30))], "study.start_time", "HH:MM"),
+    ("zero duration", [_set("study.duration_minutes", 0)], "study.duration_minutes", "1 to 1440"),
+    ("day-long-plus duration", [_set("study.duration_minutes", 1441)], "study.duration_minutes", "1 to 1440"),
     ("duration as string", [_set("study.duration_minutes", "60")], "study.duration_minutes", "whole"),
     ("duration as float", [_set("study.duration_minutes", 60.0)], "study.duration_minutes", "whole"),
     ("quoted first session", [_set("study.first_session", "2026-12-03")], "study.first_session", "quotes"),
@@ -322,7 +339,7 @@ REJECTIONS: list[tuple[str, list[Mutation], str, str]] = [
         "first session on another weekday",
         [_set("study.first_session", date(2026, 12, 4))],
         "study.first_session",
-        "friday",
+        "is a Friday, but the study meets on Thursdays",
     ),
     ("empty location name", [_set("study.location_name", "")], "study.location_name", "empty"),
     (
@@ -340,7 +357,7 @@ REJECTIONS: list[tuple[str, list[Mutation], str, str]] = [
         "study.reminder_offsets[2]",
         "1h30m",
     ),
-    ("units out of order", [_set("study.reminder_offsets", ["30m1h"])], "study.reminder_offsets[1]", "order"),
+    ("units out of order", [_set("study.reminder_offsets", ["30m1h"])], "study.reminder_offsets[1]", "1h30m"),
     ("zero offset", [_set("study.reminder_offsets", ["0m"])], "study.reminder_offsets[1]", "14 days"),
     ("negative offset", [_set("study.reminder_offsets", [-5])], "study.reminder_offsets[1]", "14 days"),
     (
@@ -353,13 +370,13 @@ REJECTIONS: list[tuple[str, list[Mutation], str, str]] = [
         "boolean offset",
         [_set("study.reminder_offsets", ["1d", True])],
         "study.reminder_offsets[2]",
-        "duration",
+        "1 minute and 14 days",
     ),
     (
         "duplicate offsets",
         [_set("study.reminder_offsets", ["1h", "60m"])],
         "study.reminder_offsets[2]",
-        "already",
+        "no repeats",
     ),
     (
         "six reminders",
@@ -374,6 +391,12 @@ REJECTIONS: list[tuple[str, list[Mutation], str, str]] = [
     ("study name on two lines", [_set("study.name", "a\nb")], "study.name", "one line"),
     ("member name too long", [_set("member.1.name", LONG_101)], "member[2].name", "at most 100"),
     ("duplicate member names", [_set("member.1.name", "차수연")], "member[2].name", "unique"),
+    (
+        "names differing in case",
+        [_set("member.1.name", "KIM"), _set("member.0.name", "kim")],
+        "member[2].name",
+        "ignoring upper and lower case",
+    ),
     ("week title too long", [_set("week.0.title", LONG_201)], "week[1].title", "at most 200"),
     ("resource title too long", [_set("resource.0.title", LONG_201)], "resource[1].title", "at most 200"),
     ("english title too long", [_set("resource.0.title_en", LONG_201)], "resource[1].title_en", "200"),
@@ -386,7 +409,12 @@ REJECTIONS: list[tuple[str, list[Mutation], str, str]] = [
     ),
     ("url without host", [_set("resource.0.url", "https://")], "resource[1].url", "host"),
     ("url with a space", [_set("resource.0.url", "https://a.example/x y")], "resource[1].url", "whitespace"),
-    ("url with a bad port", [_set("resource.0.url", "https://a.example:99999/")], "resource[1].url", "valid"),
+    (
+        "url with a bad port",
+        [_set("resource.0.url", "https://a.example:99999/")],
+        "resource[1].url",
+        "port from 1 to 65535",
+    ),
     (
         "ftp material url",
         [_set("week.1.material.0.url", "ftp://b.example/")],
@@ -399,8 +427,35 @@ REJECTIONS: list[tuple[str, list[Mutation], str, str]] = [
         "week[2].material[1].kind",
         "notebook",
     ),
+    # what the commands refuse, the file refuses too, with the same message
+    ("everyone in a name", [_set("member.0.name", "@everyone")], "member[1].name", "must not contain @"),
+    ("here in a title", [_set("week.0.title", "주제 @here")], "week[1].title", "must not contain @"),
+    ("role mention in a name", [_set("member.0.name", "<@&123>")], "member[1].name", "not allowed (< >)"),
+    ("bold in a title", [_set("resource.0.title", "**bold**")], "resource[1].title", "Markdown"),
+    (
+        "masked link in a title",
+        [_set("week.1.material.0.title", "[x](https://phish.example)")],
+        "week[2].material[1].title",
+        "Markdown",
+    ),
+    ("masked link in notes", [_set("week.0.notes", "see [x](https://phish.example)")], "week[1].notes", "Markdown"),
+    ("bare link in a place name", [_set("study.location_name", "https://phish.example")], "study.location_name", "://"),
+    ("strike-through in a title", [_set("week.0.title_en", "~~old~~")], "week[1].title_en", "~~"),
+    ("mention in the description", [_set("study.description", "hi @everyone")], "study.description", "@"),
+    (
+        "markdown link breakout in a url",
+        [_set("resource.0.url", "https://docs.pytorch.org/x)[Claim Nitro](https://phish.example/login")],
+        "resource[1].url",
+        "U+0020",
+    ),
+    (
+        "user name before the host",
+        [_set("resource.0.url", "https://docs.pytorch.org@phish.example/")],
+        "resource[1].url",
+        "before the host",
+    ),
+    ("host without a dot", [_set("member.0.github", "https://localhost/x")], "member[1].github", "real host name"),
     # roster
-    ("two leaders", [_set("member.1.role", "leader")], "member[2].role", "at most one leader"),
     ("unknown role", [_set("member.0.role", "admin")], "member[1].role", "leader, member"),
     ("negative discord id", [_set("member.0.discord_user_id", -1)], "member[1].discord_user_id", "0.."),
     ("boolean discord id", [_set("member.0.discord_user_id", True)], "member[1].discord_user_id", "whole"),
@@ -493,22 +548,38 @@ def test_load_rejects_files_that_are_not_utf8(tmp_path: Path) -> None:
 # --------------------------------------------------------------------------------------------------
 # Round trip for any valid definition
 
-_ONE_LINE = st.characters(exclude_categories=("Cc", "Cs"))
-_MULTI_LINE = st.characters(exclude_categories=("Cc", "Cs"), include_characters="\n\t")
+# Text the rulebook accepts: no control or bidi characters, no Markdown, mentions or links.
+_NOT_TEXT = "*`[]<>\\\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+_ONE_LINE = st.characters(exclude_categories=("Cc", "Cs", "Zl", "Zp"), exclude_characters=_NOT_TEXT)
+_MULTI_LINE = st.characters(
+    exclude_categories=("Cc", "Cs", "Zl", "Zp"), exclude_characters=_NOT_TEXT, include_characters="\n\t"
+)
+
+
+def _valid_text(text: str, multiline: bool) -> bool:
+    try:
+        return clean_text(text, field="x", limit=10_000, required=False, multiline=multiline) == text
+    except UserError:
+        return False
 
 
 def _text(limit: int, *, required: bool, multiline: bool = False) -> st.SearchStrategy[str]:
     alphabet = _MULTI_LINE if multiline else _ONE_LINE
-    stripped = st.text(alphabet, max_size=limit).map(str.strip)
+    stripped = st.text(alphabet, max_size=limit).map(str.strip).filter(lambda s: _valid_text(s, multiline))
     return stripped.filter(bool) if required else stripped
 
 
+# Links as people paste them, Markdown breakout characters included; the file stores the normalized form.
 _URLS = st.builds(
     "{}://{}{}".format,
-    st.sampled_from(["http", "https"]),
-    st.from_regex(r"[a-z][a-z0-9-]{0,12}(\.[a-z]{2,6}){1,2}", fullmatch=True),
-    st.one_of(st.just(""), st.from_regex(r"/[A-Za-z0-9._~%/?=&#-]{0,30}", fullmatch=True), st.just("/강의/1")),
-)
+    st.sampled_from(["http", "https", "HTTPS"]),
+    st.from_regex(r"[a-z]([a-z0-9-]{0,11}[a-z0-9])?(\.[a-z]{2,6}){1,2}", fullmatch=True),
+    st.one_of(
+        st.just(""),
+        st.from_regex(r"/[A-Za-z0-9._~%/?=&#()\[\]<>\"'|{}^`@-]{0,30}", fullmatch=True),
+        st.just("/강의/1"),
+    ),
+).map(clean_url)
 _OPTIONAL_URLS = st.one_of(st.just(""), _URLS)
 _MATERIALS = st.builds(
     MaterialDefinition,

@@ -336,7 +336,16 @@ class AdminGroup(app_commands.Group, name=GROUP_NAME):
     @reminders.command(name="status")
     async def reminders_status(self, interaction: Interaction) -> None:
         snap = await _admin(interaction)
-        reply = await interaction.client.reminders.status_reply(snap, _glue.lang(interaction, snap))
+        lang = _glue.lang(interaction, snap)
+        also = []
+        wanted = snap.reminder_channel_id
+        channel = interaction.guild.get_channel(wanted) if interaction.guild and wanted else None
+        if wanted and channel is None:
+            also.append(t(lang, "reminders.channel_gone"))
+        elif channel is not None and (missing := _glue.missing_post_permissions(channel)):
+            names = ", ".join(t(lang, "permission." + name) for name in missing)
+            also.append(t(lang, "reminders.channel_permissions", missing=names))
+        reply = await interaction.client.reminders.status_reply(snap, lang, also=also)
         await _glue.send(interaction, reply)
 
     @reminders.command(name="pause")

@@ -27,8 +27,12 @@ class CalendarCog(commands.Cog):
         snap = _glue.study_for(interaction)
         lang = _glue.lang(interaction, snap)
         data = study_calendar(snap, now=self.bot.clock.now(), lang=lang)
+        content = t(lang, "calendar.reply", study=snap.name)
+        links = self.bot.web.live_links(snap.id) if self.bot.web is not None else None
+        if links is not None:  # the page is on: offer the live subscription next to the file
+            content += "\n" + t(lang, "web.calendar_subscribe", webcal=links.webcal, url=links.feed)
         reply = Reply(
-            content=t(lang, "calendar.reply", study=snap.name),
+            content=content,
             ephemeral=True,
             file_name=calendar_file_name(snap),
             file_bytes=data,

@@ -1,0 +1,209 @@
+"""Benchmark of the progress picture: render time, and what drawing pictures does to `/week`.
+
+Run from the repository root::
+
+    .venv/bin/python bench/progress.py            # about a minute
+    .venv/bin/python bench/progress.py --quick    # a smoke run
+
+1. Render time of `render_pages` (all pages of one picture, what `/progress` draws) for 10 members × 9 weeks
+   (the bundled study's size) and 200 members × 52 weeks (two pages of 100), on synthetic attendance and logs;
+   p50 / p99 / max over N runs after a warm-up (fonts loaded once per process).
+2. `/week` latency through the real bot (`bot.offline.start_offline`, `studybot run`'s own path) and the local
+   stand-in, with the bundled study: idle, then while 20 `/progress` commands are in flight at once
+   (re-issued as they finish). Latency = stand-in dispatch → the interaction callback, as in bench/run.py.
+   The pictures are drawn in the bot's render pool (2 threads), in the same process as the stand-in and bot.
+
+Only 127.0.0.1 is contacted. Prints a table; nothing here is part of the test suite.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import math
+import os
+import platform
+import random
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from bot.clock import ShiftedClock  # noqa: E402
+from bot.core.schedule import Session  # noqa: E402
+from bot.offline import start_offline  # noqa: E402
+from bot.render.progress import ProgressData, build_progress, progress_labels, render_pages, split_progress  # noqa: E402
+
+START = datetime(2026, 12, 3, 0, 0, tzinfo=UTC)
+NAMES = ["강동연", "김동영", "김정은", "노지민", "박설현", "박성돈", "박장호", "이재준", "장혜선", "차수연"]
+
+
+def percentile(values: Sequence[float], pct: float) -> float:
+    """Nearest-rank percentile (p100 = max)."""
+    if not values:
+        return math.nan
+    ordered = sorted(values)
+    return ordered[min(len(ordered), max(1, math.ceil(pct / 100 * len(ordered)))) - 1]
+
+
+def synthetic(members: int, weeks: int, seed: int = 7) -> list[ProgressData]:
+    rnd = random.Random(seed)
+    sessions = [
+        Session(
+            date(2026, 12, 3) + timedelta(days=7 * i),
+            START + timedelta(days=7 * i),
+            START + timedelta(days=7 * i, hours=1),
+            i + 1,
+        )
+        for i in range(weeks)
+    ]
+    now = sessions[(weeks * 2) // 3].end
+    people = [(i, NAMES[i % 10] + (str(i // 10) if i >= 10 else "")) for i in range(members)]
+    attendance: dict[tuple[int, date], str] = {}
+    logs: set[tuple[int, date]] = set()
+    for member, _ in people:
+        for session in sessions:
+            roll = rnd.random()
+            if session.end <= now and roll < 0.85:
+                attendance[(member, session.original_date)] = "present" if roll < 0.7 else "late"
+            if rnd.random() < 0.6:
+                logs.add((member, session.original_date))
+    stages = {
+        w: "파이토치 공식 튜토리얼" if w == 1 else "모두를 위한 딥러닝 시즌2" if w <= 5 else "가짜연구소 Tutorial-Book"
+        for w in range(1, weeks + 1)
+    }
+    data = build_progress(
+        labels=progress_labels("죽되밥되 파이토치 스터디", now.date(), "ko"),
+        sessions=sessions,
+        members=people,
+        attendance=attendance,
+        logs=logs,
+        stages=stages,
+        now=now,
+        timezone="Asia/Seoul",
+    )
+    return split_progress(data, page_label="참여자 {first}–{last} / 전체 {total}명")
+
+
+def bench_pool(members: int, weeks: int, runs: int) -> dict[str, float]:
+    """The same picture the way `/progress` draws it: each page in the bot's render pool (2 spawned processes)."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    from bot.exts.progress._cog import RENDER_WORKERS, lower_priority
+    from bot.render.progress import render_progress
+
+    pages = synthetic(members, weeks)
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=RENDER_WORKERS, mp_context=context, initializer=lower_priority) as pool:
+        for _ in range(2):  # warm-up: both workers import matplotlib and load the font
+            list(pool.map(render_progress, pages * RENDER_WORKERS))
+        times = []
+        for _ in range(runs):
+            started = time.perf_counter()
+            list(pool.map(render_progress, pages))
+            times.append((time.perf_counter() - started) * 1000)
+    return {"pages": len(pages), "p50": percentile(times, 50), "p99": percentile(times, 99), "max": max(times)}
+
+
+def bench_render(members: int, weeks: int, runs: int) -> dict[str, float]:
+    pages = synthetic(members, weeks)
+    render_pages(pages)  # warm-up: fonts, caches
+    times = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        render_pages(pages)
+        times.append((time.perf_counter() - started) * 1000)
+    return {"pages": len(pages), "p50": percentile(times, 50), "p99": percentile(times, 99), "max": max(times)}
+
+
+async def bench_week(requests: int, concurrent: int) -> dict[str, dict[str, float]]:
+    clock = ShiftedClock()
+    clock.set(START - timedelta(days=2))
+    with tempfile.TemporaryDirectory(prefix="studybot-progress-") as workdir:
+        offline = await start_offline(Path(workdir), clock=clock, backoff_base=0.05)
+        try:
+            standin = offline.standin
+            world = standin.defaults
+            assert world is not None
+
+            async def week() -> float:
+                handle = await standin.invoke("week", {}, user_id=world.member_user_id, locale="ko")
+                record = await handle.wait_response(timeout=30)
+                assert record.accepted and record.latency is not None
+                return record.latency * 1000
+
+            for _ in range(20):
+                await week()
+            idle = [await week() for _ in range(requests)]
+
+            pictures = 0
+            stop = asyncio.Event()
+
+            async def keep_drawing() -> None:
+                nonlocal pictures
+                while not stop.is_set():
+                    handle = await standin.invoke("progress", {}, user_id=world.member_user_id, locale="ko")
+                    await handle.wait_reply(timeout=120)
+                    pictures += 1
+
+            drawers = [asyncio.create_task(keep_drawing()) for _ in range(concurrent)]
+            await asyncio.sleep(1.0)  # let the first pictures get going
+            started = time.perf_counter()
+            loaded = [await week() for _ in range(requests)]
+            elapsed = time.perf_counter() - started
+            stop.set()
+            await asyncio.gather(*drawers)
+        finally:
+            await offline.stop()
+
+    def summary(values: list[float]) -> dict[str, float]:
+        return {"n": len(values), "p50": percentile(values, 50), "p99": percentile(values, 99), "max": max(values)}
+
+    return {"idle": summary(idle), "loaded": summary(loaded), "pictures_per_s": {"value": pictures / elapsed}}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true")
+    args = parser.parse_args()
+    runs_small, runs_big, requests = (5, 2, 30) if args.quick else (60, 12, 200)
+
+    small = bench_render(10, 9, runs_small)
+    big = bench_render(200, 52, runs_big)
+    big_pool = bench_pool(200, 52, runs_big)
+    week = asyncio.run(bench_week(requests, 20))
+
+    load = os.getloadavg()
+    print(
+        f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python "
+        f"{platform.python_version()}, load average {load[0]:.1f}/{load[1]:.1f}/{load[2]:.1f}"
+    )
+    print(f"{'measurement':<52} {'p50':>9} {'p99':>9} {'max':>9}  target")
+    print(
+        f"{'render 10 x 9 (1 image), ms':<52} {small['p50']:9.1f} {small['p99']:9.1f} {small['max']:9.1f}  p99 <= 300"
+    )
+    label = f"render 200 x 52 ({int(big['pages'])} images), ms"
+    print(f"{label:<52} {big['p50']:9.1f} {big['p99']:9.1f} {big['max']:9.1f}  p99 <= 1500")
+    label = f"render 200 x 52 in the bot's pool ({int(big_pool['pages'])} in parallel), ms"
+    print(f"{label:<52} {big_pool['p50']:9.1f} {big_pool['p99']:9.1f} {big_pool['max']:9.1f}  p99 <= 1500")
+    idle, loaded = week["idle"], week["loaded"]
+    print(f"{'/week idle, ms':<52} {idle['p50']:9.2f} {idle['p99']:9.2f} {idle['max']:9.2f}")
+    print(
+        f"{'/week with 20 /progress in flight, ms':<52} {loaded['p50']:9.2f} {loaded['p99']:9.2f} {loaded['max']:9.2f}"
+    )
+    ratio = loaded["p99"] / idle["p99"]
+    print(
+        f"/week p99 loaded / idle: {ratio:.2f}x (target <= 1.5x); "
+        f"{week['pictures_per_s']['value']:.1f} pictures/s drawn meanwhile"
+    )
+
+
+if __name__ == "__main__":
+    main()

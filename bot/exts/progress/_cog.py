@@ -1,0 +1,76 @@
+"""/progress [member]: the progress picture(s) as PNG attachments.
+
+The interaction is deferred first (drawing can take longer than Discord's 3 s on a busy machine), the data
+is read by the service, and the drawing runs in a small pool of worker *processes* — never on the event loop,
+and not in threads either: matplotlib holds the GIL while it draws, and in a thread it slowed `/week` ninefold
+while 20 pictures were being drawn (bench/progress.py). Pages of a big study are drawn side by side.
+Workers are started on the first `/progress` (spawned, not forked: the bot process has threads).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import io
+import multiprocessing
+import os
+from concurrent.futures import ProcessPoolExecutor
+from typing import TYPE_CHECKING
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.exts import _glue
+from bot.exts.admin._cog import member_names
+from bot.i18n import t
+from bot.render.progress import render_progress
+
+if TYPE_CHECKING:
+    from bot.app import StudyBot
+
+RENDER_WORKERS = 2
+
+
+def lower_priority() -> None:
+    """Runs in each render worker: drawing yields the CPU to the bot's event loop when both want it."""
+    with contextlib.suppress(OSError, AttributeError):
+        os.nice(10)
+
+
+class ProgressCog(commands.Cog):
+    def __init__(self, bot: StudyBot) -> None:
+        self.bot = bot
+        self.pool = ProcessPoolExecutor(
+            max_workers=RENDER_WORKERS, mp_context=multiprocessing.get_context("spawn"), initializer=lower_priority
+        )
+
+    async def cog_unload(self) -> None:
+        await asyncio.to_thread(self.pool.shutdown, wait=True, cancel_futures=True)
+
+    @app_commands.command(name="progress", description=t("en", "cmd.progress.description"))
+    @app_commands.guild_only()
+    @app_commands.describe(member=t("en", "cmd.progress.opt.member.description"))
+    @app_commands.autocomplete(member=member_names)
+    async def progress(self, interaction: discord.Interaction[StudyBot], member: str | None = None) -> None:
+        snap = _glue.study_for(interaction)
+        lang = _glue.lang(interaction, snap)
+        self.bot.services.progress.member_id(interaction.guild_id, member)  # refuse unknown names ephemerally
+        await interaction.response.defer(thinking=True)
+        pages = await self.bot.services.progress.pages(guild_id=interaction.guild_id, lang=lang, member=member)
+        loop = asyncio.get_running_loop()
+        pictures = await asyncio.gather(*(loop.run_in_executor(self.pool, render_progress, page) for page in pages))
+        files = [
+            discord.File(io.BytesIO(png), filename=f"progress-{index}.png" if len(pictures) > 1 else "progress.png")
+            for index, png in enumerate(pictures, start=1)
+        ]
+        key = "progress.reply_member" if member else "progress.reply"
+        await interaction.followup.send(
+            content=t(lang, key, study=snap.name, name=member or "", count=len(files)),
+            files=files,
+            allowed_mentions=_glue.NO_PINGS,
+        )
+
+
+async def setup(bot: StudyBot) -> None:
+    await bot.add_cog(ProgressCog(bot))

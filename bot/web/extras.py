@@ -1,0 +1,80 @@
+"""Optional page sections fed from outside the snapshot: attendance grid, study-log board, progress picture,
+curriculum stages and the study guide.
+
+The page renders each block only when its data is present. A provider is a plain function
+`(snapshot, lang) -> PageExtras`; the web server calls it from its own thread for every page it renders, so it
+must only read in-memory state (never the database, never the event loop) and return quickly. `version` is any
+hashable value that changes whenever the extras do: the page cache keys on it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass
+
+from bot.core.model import StudySnapshot
+
+ATTENDANCE_STATUSES = ("present", "late", "excused", "absent")
+
+
+@dataclass(frozen=True, slots=True)
+class AttendanceRow:
+    member_id: int
+    name: str
+    cells: tuple[str, ...]  # one per week of the grid: present | late | excused | absent | "" (no record)
+    rate: str = ""  # e.g. "88%"
+
+
+@dataclass(frozen=True, slots=True)
+class AttendanceGrid:
+    weeks: tuple[int, ...]
+    rows: tuple[AttendanceRow, ...]
+    week_rates: tuple[str, ...] = ()  # one per week, e.g. "90%"
+
+
+@dataclass(frozen=True, slots=True)
+class LogEntry:
+    member_id: int
+    name: str
+    url: str
+    note: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class LogWeek:
+    week: int
+    entries: tuple[LogEntry, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Stage:
+    """A named run of weeks in the curriculum, e.g. "기초: 모두를 위한 딥러닝" for weeks 2–5."""
+
+    label: str
+    first_week: int
+    last_week: int
+
+
+@dataclass(frozen=True, slots=True)
+class GuideSection:
+    heading: str
+    body: str  # plain text; blank lines separate paragraphs
+
+
+@dataclass(frozen=True, slots=True)
+class PageExtras:
+    attendance: AttendanceGrid | None = None
+    logs: tuple[LogWeek, ...] | None = None
+    progress_png: bytes | None = None
+    stages: tuple[Stage, ...] = ()
+    guide: tuple[GuideSection, ...] = ()
+    version: Hashable = 0
+
+
+NO_EXTRAS = PageExtras()
+
+ExtrasProvider = Callable[[StudySnapshot, str], PageExtras]
+
+
+def no_extras(snap: StudySnapshot, lang: str) -> PageExtras:
+    return NO_EXTRAS
