@@ -158,7 +158,7 @@ async def spawn_shards(config: Path, shards: str, log: Path) -> asyncio.subproce
         )
 
 
-@pytest.mark.timeout(300)
+@pytest.mark.timeout(600)
 async def test_shards_over_processes_post_each_reminder_once_from_the_owner(
     tmp_path: Path, standin: StandIn, pg_url: str
 ) -> None:
@@ -172,7 +172,7 @@ async def test_shards_over_processes_post_each_reminder_once_from_the_owner(
         # the same due reminders. The ledger's claim lets one of them post each.
         for _ in range(2):
             processes.append(await spawn_shards(config, "0-1/6", tmp_path / "bots.log"))
-        ledger = await wait_all_sent(pg_url, first_two, timeout=90)
+        ledger = await wait_all_sent(pg_url, first_two, timeout=240)
         # Only the owners claimed: no other server's reminder was even attempted.
         assert set(ledger) == first_two
         await standin.wait_until(lambda: sum(len(standin.messages(channels[g])) for g in first_two) >= len(first_two))
@@ -180,7 +180,7 @@ async def test_shards_over_processes_post_each_reminder_once_from_the_owner(
         # The other shards' processes join: each of their studies is posted once, by them.
         for shards in ("2-3/6", "4-5/6"):
             processes.append(await spawn_shards(config, shards, tmp_path / "bots.log"))
-        ledger = await wait_all_sent(pg_url, set(channels), timeout=90)
+        ledger = await wait_all_sent(pg_url, set(channels), timeout=240)
         assert set(ledger) == set(channels)
         await standin.wait_until(lambda: all(standin.messages(c) for c in channels.values()), timeout=30)
         posted = {g: [m.content for m in standin.messages(c)] for g, c in channels.items()}
