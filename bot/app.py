@@ -58,6 +58,7 @@ class StudyBot(commands.Bot):
         force_sync: bool = False,
         guild_ready_timeout: float = 2.0,
         serve: bool = True,
+        **options: Any,
     ) -> None:
         intents = discord.Intents.none()
         intents.guilds = True  # channels, roles and scheduled events arrive with GUILD_CREATE
@@ -70,6 +71,7 @@ class StudyBot(commands.Bot):
             # How long discord.py waits for more GUILD_CREATEs before `ready`; the bot does not wait for it
             # (see "start-up timing" below), so it only matters when a server stays unavailable.
             guild_ready_timeout=guild_ready_timeout,
+            **options,  # shard_ids/shard_count for the sharded client (bot.sharding)
         )
         self.services = services
         self.directory = directory
@@ -80,6 +82,8 @@ class StudyBot(commands.Bot):
         self.web: WebFeature | None = None  # the study web page (registry, service, server when configured)
         self.force_sync = force_sync
         self.serve = serve  # False for `studybot sync`: register commands, post nothing
+        # Several processes: how often edits made through the others are picked up (None: the sweep only).
+        self.reload_seconds: float | None = None
         self._event_sync: asyncio.Task[None] | None = None
         self.synced: bool | None = None
         # Seconds a reminder send in flight may take to finish when the bot closes (`studybot run` sets it
@@ -154,6 +158,7 @@ class StudyBot(commands.Bot):
             coalesce=True,
             misfire_grace_time=None,
         )
+        self._schedule_reload()
         # In the background: a first sync of many servers is paced and takes a while.
         if self._event_sync is None or self._event_sync.done():
             self._event_sync = asyncio.create_task(self.events.sync_all(), name="events:initial")
@@ -162,6 +167,21 @@ class StudyBot(commands.Bot):
         """Reload studies changed outside this process, then run and re-arm every study's reminders."""
         await self.directory.reload_changed()
         await self.reminders.rearm_all()
+
+    def _schedule_reload(self) -> None:
+        """Beside the sweep, a cheap frequent look for studies edited through another process: one query
+        compares study revisions; only changed studies are refreshed (and their reminders re-armed)."""
+        if self.reload_seconds is None:
+            return
+        self.reminders.scheduler.add_job(
+            self.directory.reload_changed,
+            "interval",
+            seconds=self.reload_seconds,
+            id="studies:reload",
+            replace_existing=True,
+            coalesce=True,
+            misfire_grace_time=None,
+        )
 
     async def close(self) -> None:
         # Stop posting before the HTTP session goes away, so no send dies half-way through shutdown.

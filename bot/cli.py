@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import gc
 import logging
 import os
@@ -15,6 +16,7 @@ import signal
 import sys
 import traceback
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from bot.config import (
@@ -25,8 +27,10 @@ from bot.config import (
     mask_url,
     redact,
     settings_from_mapping,
+    with_shards,
 )
 from bot.core.definition import DefinitionError, StudyDefinition, dump_definition, load_definition
+from bot.core.sharding import ShardSpecError, parse_shard_spec
 from bot.errors import UserError
 from bot.i18n import t
 from bot.services.base import Actor
@@ -38,6 +42,12 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="migrate the database, connect to Discord and serve")
     run.add_argument("--config", type=Path, default=argparse.SUPPRESS)
+    run.add_argument(
+        "--shards",
+        default=None,
+        metavar="FIRST-LAST/COUNT",
+        help="connect these shards only (e.g. 0-3/8), as one of several processes; overrides the config",
+    )
     sync = sub.add_parser("sync", help="register the slash commands with Discord now, then exit")
     sync.add_argument("--config", type=Path, default=argparse.SUPPRESS)
     imp = sub.add_parser("import", help="create or update a server's study from a definition file")
@@ -85,6 +95,19 @@ def _catch_stop_signals() -> list[int]:
     return received
 
 
+def _shard_settings(args: argparse.Namespace, settings: Settings) -> Settings:
+    """`run --shards` overrides the config; the other commands serve every server, shards or not."""
+    if args.command != "run":
+        return replace(settings, shards=None)
+    if getattr(args, "shards", None) is None:
+        return settings
+    try:
+        plan = parse_shard_spec(args.shards)
+    except ShardSpecError as exc:
+        raise ConfigError("--shards", "--shards", f"is wrong: {exc}") from exc
+    return with_shards(settings, plan, key="--shards")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
@@ -97,8 +120,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except Exception as exc:
         from bot.runtime import StartupError
+        from bot.sharding import DatabaseInUse
 
-        if isinstance(exc, StartupError):
+        if isinstance(exc, StartupError | DatabaseInUse):
             return _fail(str(exc), 1)
         # A bug: the traceback helps, but never with a password or token in it.
         sys.stderr.write(redact(traceback.format_exc()))
@@ -176,8 +200,6 @@ async def _dispatch(args: argparse.Namespace) -> int:
         # No cyclic collections while start-up imports and loads long-lived objects: `prepare` freezes
         # them and turns the collector back on (each full collection here walked the whole import heap).
         gc.disable()
-    from bot import runtime as rt
-
     command = args.command
     if command == "console":
         from bot.console import run_console
@@ -185,10 +207,23 @@ async def _dispatch(args: argparse.Namespace) -> int:
         code: int = await run_console(db=args.db, study=args.study)
         return code
     definition = _read_definition(args.file) if command == "import" else None
-    settings = _settings(args, require_token=command in ("run", "sync"))
+    settings = _shard_settings(args, _settings(args, require_token=command in ("run", "sync")))
     _setup_logging(settings.log_level)
     if command in ("export", "calendar"):
         _require_database(settings, args)
+    guard = contextlib.ExitStack()
+    if command == "run":  # before migrating: a second process on one SQLite file stops here
+        from bot.sharding import single_sqlite_process
+
+        guard.enter_context(single_sqlite_process(settings.database_url))
+    with guard:
+        return await _serve(args, settings, definition)
+
+
+async def _serve(args: argparse.Namespace, settings: Settings, definition: StudyDefinition | None) -> int:
+    from bot import runtime as rt
+
+    command = args.command
     early_stop = _catch_stop_signals() if command == "run" else []
     runtime = await rt.open_runtime(settings)
     try:

@@ -10,12 +10,13 @@ import os
 import re
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
 from bot.core import validation as rules
+from bot.core.sharding import ShardPlan, ShardSpecError
 from bot.errors import UserError
 from bot.i18n.catalogue import t
 
@@ -91,6 +92,10 @@ class Settings:
     source: str = "<defaults>"
     base_dir: Path = field(default_factory=Path.cwd)
     web: WebSettings | None = None  # None: no [web] section, the web page is off
+    # Several processes: the shards this one connects (None: one process, every server).
+    shards: ShardPlan | None = None
+    # How often edits made through other processes are picked up (None: only by the 15-minute sweep).
+    reload_seconds: float | None = None
 
     def __repr__(self) -> str:
         # Never the token or the database password: settings end up in logs and tracebacks.
@@ -104,8 +109,8 @@ class Settings:
 
 _ALLOWED = {
     "": {"discord", "database", "study", "logging", "web"},
-    "discord": {"token", "api_base_url", "gateway_url"},
-    "database": {"url"},
+    "discord": {"token", "api_base_url", "gateway_url", "shard_count", "shard_ids"},
+    "database": {"url", "reload_seconds"},
     "logging": {"level"},
     "web": {"listen", "public_url"},
     "study": {"guild_id", "definition", "reminder_channel_id", "ping_role_id", "admin_role_id"},
@@ -236,7 +241,7 @@ def settings_from_mapping(
         )
     if len(token) >= 8:
         _TOKENS.add(token)
-    return Settings(
+    settings = Settings(
         token=token,
         api_base_url=api_base_url.rstrip("/"),
         gateway_url=gateway_url,
@@ -246,7 +251,63 @@ def settings_from_mapping(
         source=source,
         base_dir=base_dir,
         web=_web(raw, source),
+        reload_seconds=_reload_seconds(database, source),
     )
+    return with_shards(settings, _shard_plan(discord, source), key="discord.shard_count")
+
+
+# --- several processes ------------------------------------------------------------------------------
+
+
+def _shard_plan(discord: Mapping[str, Any], source: str) -> ShardPlan | None:
+    """`shard_count` and `shard_ids` come together; both absent means one process owning every server."""
+    count = discord.get("shard_count")
+    ids = discord.get("shard_ids")
+    if count is None and ids is None:
+        return None
+    if count is None:
+        raise ConfigError(source, "discord.shard_count", "is missing: `shard_ids` needs the total number of shards")
+    if not isinstance(count, int) or isinstance(count, bool):
+        raise ConfigError(source, "discord.shard_count", "must be a whole number of shards (1 or more)")
+    if ids is None:
+        raise ConfigError(
+            source, "discord.shard_ids", f"is missing: list the shards this process connects, e.g. [0, 1] of {count}"
+        )
+    if not isinstance(ids, list) or not all(isinstance(i, int) and not isinstance(i, bool) for i in ids):
+        raise ConfigError(source, "discord.shard_ids", "must be a list of whole numbers, e.g. [0, 1, 2, 3]")
+    try:
+        return ShardPlan(tuple(ids), count)
+    except ShardSpecError as exc:
+        key = "discord.shard_count" if "count" in str(exc) else "discord.shard_ids"
+        raise ConfigError(source, key, f"is wrong: {exc}") from exc
+
+
+def with_shards(settings: Settings, plan: ShardPlan | None, *, key: str) -> Settings:
+    """`settings` running `plan`; several shards in all need PostgreSQL, the state the processes share."""
+    if plan is not None and plan.several_processes and not settings.database_url.startswith("postgresql+asyncpg://"):
+        raise ConfigError(
+            settings.source,
+            key,
+            f"asks for {plan.shard_count} shards, which means several processes, and they share their state "
+            "through PostgreSQL only: set database.url (or STUDYBOT_DATABASE_URL) to "
+            "postgresql+asyncpg://USER:PASS@HOST/DB, or run one process without shard settings",
+        )
+    reload_seconds = settings.reload_seconds
+    if reload_seconds is None and plan is not None and plan.several_processes:
+        reload_seconds = DEFAULT_SHARED_RELOAD_SECONDS
+    return replace(settings, shards=plan, reload_seconds=reload_seconds)
+
+
+DEFAULT_SHARED_RELOAD_SECONDS = 30.0
+
+
+def _reload_seconds(database: Mapping[str, Any], source: str) -> float | None:
+    value = database.get("reload_seconds")
+    if value is None:
+        return None
+    if not isinstance(value, int | float) or isinstance(value, bool) or not 1 <= value <= 3600:
+        raise ConfigError(source, "database.reload_seconds", f"is {value!r}: allowed are 1 to 3600 seconds")
+    return float(value)
 
 
 DEFAULT_WEB_LISTEN = "127.0.0.1:8080"

@@ -25,14 +25,15 @@ from bot.app import StudyBot
 from bot.clock import Clock, SystemClock
 from bot.config import ConfigError, Settings, StudyConfig, mask_url, redact
 from bot.core.definition import load_definition
+from bot.core.sharding import budget_share, owns
 from bot.db.engine import create_engine, create_sessionmaker
 from bot.db.migrate import upgrade_to_head
 from bot.db.repositories import BotStateRepository, StudyRepository
 from bot.delivery.discord_poster import DiscordPoster
 from bot.delivery.ledger import DeliveryLedger
 from bot.delivery.practice_posts import PracticeFacts
-from bot.delivery.runner import ReminderRunner
-from bot.delivery.server_events import EventSync
+from bot.delivery.runner import RATE_PER_SECOND, ReminderRunner
+from bot.delivery.server_events import EVENTS_PER_SECOND, EventSync
 from bot.endpoints import apply_endpoints
 from bot.services.attendance import AttendanceService
 from bot.services.audit import AuditService
@@ -45,6 +46,7 @@ from bot.services.progress import ProgressService
 from bot.services.roster import RosterService
 from bot.services.sessions import SessionService
 from bot.services.settings import SettingsService
+from bot.sharding import bot_class_options
 from bot.web.feature import build_web
 
 log = logging.getLogger(__name__)
@@ -131,7 +133,8 @@ async def open_runtime(settings: Settings, *, clock: Clock | None = None, migrat
         log.info("start-up: database at the newest migration in %.2f s", time.perf_counter() - began)
     sessionmaker = create_sessionmaker(engine)
     clock = clock or SystemClock()
-    directory = StudyDirectory(sessionmaker)
+    plan = settings.shards
+    directory = StudyDirectory(sessionmaker, owns=None if plan is None else plan.owns)
     common = {"sessionmaker": sessionmaker, "clock": clock, "directory": directory}
     services = ServiceSet(
         roster=RosterService(**common),  # type: ignore[arg-type]
@@ -160,7 +163,8 @@ async def prepare(runtime: Runtime) -> None:
     """Import each configured study that is not in the database yet, apply config ids, load snapshots."""
     began = time.perf_counter()
     for study in runtime.settings.studies:
-        await _ensure_study(runtime, study)
+        if owns(runtime.settings.shards, study.guild_id):  # each server's process imports its own study
+            await _ensure_study(runtime, study)
     await runtime.directory.load_all()
     # The snapshots live as long as the process: move them (and everything imported so far) out of the
     # collector's way, and collect less often — measured in bench/: mid-size collections were the /week p99.
@@ -225,7 +229,9 @@ def create_bot(
     guild_ready_timeout: float = 2.0,
     serve: bool = True,
 ) -> StudyBot:
-    bot = StudyBot(
+    bot_class, shard_options = bot_class_options(runtime.settings)
+    bot = bot_class(
+        **shard_options,
         services=runtime.services,
         directory=runtime.directory,
         clock=runtime.clock,
@@ -241,6 +247,7 @@ def create_bot(
         poster=DiscordPoster(bot),
         backoff_base=backoff_base,
         practice=PracticeFacts(runtime.services.attendance),
+        rate_per_second=budget_share(runtime.settings.shards, RATE_PER_SECOND),
     )
     bot.events = EventSync(
         bot=bot,
@@ -248,7 +255,9 @@ def create_bot(
         sessionmaker=runtime.sessionmaker,
         clock=runtime.clock,
         reminders=bot.reminders,
+        rate_per_second=budget_share(runtime.settings.shards, EVENTS_PER_SECOND),
     )
+    bot.reload_seconds = runtime.settings.reload_seconds
     runtime.directory.subscribe(bot.reminders.on_study_changed)
     runtime.directory.subscribe(bot.events.on_study_changed)
     # The study web page: its registry always (the /web commands change it), its server only with [web].

@@ -55,7 +55,7 @@ def register(router: Router, s: StandIn) -> None:
 
     async def get_gateway_bot(ctx: Ctx) -> Reply:
         limit = {"total": 1000, "remaining": 999, "reset_after": 14_400_000, "max_concurrency": 1}
-        return Reply(body={"url": s.gateway_url, "shards": 1, "session_start_limit": limit})
+        return Reply(body={"url": s.gateway_url, "shards": s.recommended_shards, "session_start_limit": limit})
 
     async def get_user(ctx: Ctx) -> Reply:
         user = world.users.get(ctx.int_param("user_id"))

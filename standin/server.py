@@ -49,6 +49,7 @@ class StandIn(InteractionDriver):
         nonce_window: float = 5 * 60.0,
         global_rate_limit: int | None = None,
         max_scheduled_events: int = 100,
+        recommended_shards: int = 1,
         clock: Callable[[], datetime] | None = None,
         seed: bool = True,
         host: str = "127.0.0.1",
@@ -66,6 +67,9 @@ class StandIn(InteractionDriver):
         # seconds on the stand-in's clock, changeable at any time (`advance_clock` moves past it).
         self.nonce_window = nonce_window
         self.max_scheduled_events = max_scheduled_events
+        # What GET /gateway/bot recommends; a client that asks (AutoShardedClient without a count) opens this
+        # many shards, and each gets the events of the servers `(guild_id >> 22) % count` puts on it.
+        self.recommended_shards = recommended_shards
         self.nonce_hits = 0
         self.sync_history: list[tuple[int | None, list[str]]] = []
         self.interactions: dict[int, InteractionHandle] = {}

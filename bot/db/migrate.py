@@ -6,10 +6,13 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from sqlalchemy import text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 ROOT = Path(__file__).resolve().parents[2]
+# The PostgreSQL advisory lock key that makes one process migrate while the others wait ("studybot").
+MIGRATION_LOCK_KEY = 0x73747564_79626F74
 
 
 def alembic_config(url: str | None = None) -> Config:
@@ -31,6 +34,10 @@ async def upgrade_to_head(engine: AsyncEngine) -> None:
         command.upgrade(cfg, "head")
 
     async with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            # Several processes may start at once: the first upgrades, the others wait here and then find
+            # the database at head. A transaction-level lock: released at commit, or if the process dies.
+            await connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
         await connection.run_sync(_run)
     if engine.dialect.name == "sqlite":
         # The migration ran with foreign keys off (see migrations/env.py): no connection that saw it stays in

@@ -367,8 +367,20 @@ class BotStateRepository:
 
     @staticmethod
     async def put(session: AsyncSession, *, key: str, value: str) -> None:
-        row = await session.get(BotState, key)
-        if row is None:
-            session.add(BotState(key=key, value=value))
+        """Insert or overwrite in one statement: processes starting together may write the same key."""
+        if session.get_bind().dialect.name == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+            await session.execute(
+                pg_insert(BotState)
+                .values(key=key, value=value)
+                .on_conflict_do_update(index_elements=[BotState.key], set_={"value": value})
+            )
         else:
-            row.value = value
+            from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+            await session.execute(
+                sqlite_insert(BotState)
+                .values(key=key, value=value)
+                .on_conflict_do_update(index_elements=[BotState.key], set_={"value": value})
+            )

@@ -132,6 +132,7 @@ class EventSync:
         sessionmaker: async_sessionmaker[AsyncSession],
         clock: Clock,
         reminders: ReminderRunner,
+        rate_per_second: float = EVENTS_PER_SECOND,
     ) -> None:
         self.bot = bot
         self.directory = directory
@@ -140,7 +141,7 @@ class EventSync:
         self.reminders = reminders
         self._locks: dict[int, asyncio.Lock] = {}
         self._reconciled: set[int] = set()  # studies whose links were checked against Discord since start
-        self.gate = RateGate(EVENTS_PER_SECOND)
+        self.gate = RateGate(rate_per_second)
 
     async def on_study_changed(self, study_id: int, timing: bool) -> None:
         if self.bot.is_ready():

@@ -156,6 +156,10 @@ def build_snapshot(
     )
 
 
+def _every_server(guild_id: int) -> bool:
+    return True
+
+
 def timing_key(snap: model.StudySnapshot) -> tuple[object, ...]:
     """Everything the reminder plan depends on: when it changes, reminders are re-planned."""
     return (
@@ -172,8 +176,13 @@ def timing_key(snap: model.StudySnapshot) -> tuple[object, ...]:
 class StudyDirectory:
     """Snapshots of every study, by guild and by id."""
 
-    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(
+        self, sessionmaker: async_sessionmaker[AsyncSession], *, owns: Callable[[int], bool] | None = None
+    ) -> None:
         self._sessionmaker = sessionmaker
+        # When the bot runs as several processes, this one holds only the studies of the servers it owns
+        # (`owns(guild_id)`): what the bot posts on its own is planned from these snapshots alone.
+        self._owns = owns or _every_server
         self._by_id: dict[int, model.StudySnapshot] = {}
         self._by_guild: dict[int, model.StudySnapshot] = {}
         self._listeners: list[Listener] = []
@@ -210,6 +219,8 @@ class StudyDirectory:
             self._by_id.clear()
             self._by_guild.clear()
             for (study,) in grouped["study"].values():
+                if not self._owns(study.guild_id):
+                    continue
                 sid = study.id
                 snap = build_snapshot(
                     study,
@@ -232,7 +243,7 @@ class StudyDirectory:
     async def _refresh(self, study_id: int) -> model.StudySnapshot | None:
         async with self._sessionmaker() as session:
             study = await StudyRepository.get(session, study_id=study_id)
-            if study is None:
+            if study is None or not self._owns(study.guild_id):
                 old = self._by_id.pop(study_id, None)
                 if old is not None:
                     self._by_guild.pop(old.guild_id, None)
@@ -253,7 +264,8 @@ class StudyDirectory:
     async def reload_changed(self) -> list[int]:
         """Pick up writes made outside this process (e.g. `studybot import` while the bot runs)."""
         async with self._sessionmaker() as session:
-            rows = {row[0]: row[1] for row in (await session.execute(select(db.Study.id, db.Study.revision))).all()}
+            query = select(db.Study.id, db.Study.revision, db.Study.guild_id)
+            rows = {row[0]: row[1] for row in (await session.execute(query)).all() if self._owns(row[2])}
         changed = [sid for sid, rev in rows.items() if sid not in self._by_id or self._by_id[sid].revision != rev]
         changed += [sid for sid in list(self._by_id) if sid not in rows]
         for study_id in changed:

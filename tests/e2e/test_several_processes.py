@@ -1,0 +1,279 @@
+"""Several `studybot run` processes: shards split over processes on one PostgreSQL post every reminder exactly
+once and only from the owner — also when two processes are given the same shards (a rolling restart) —
+while two processes on one SQLite file refuse to start, and an edit made through another process reaches a
+running one within its reload period.
+
+The bots run as separate processes (`python -m bot run --shards …`) against the in-test stand-in, with the
+system clock; every study is shaped so that its reminder is already due when the processes start.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+import tomli_w
+from sqlalchemy import select
+
+from bot.clock import FrozenClock, ShiftedClock
+from bot.config import Settings
+from bot.core.definition import StudyDefinition, load_definition
+from bot.core.sharding import shard_of
+from bot.db import models as db
+from bot.offline import BUNDLED_STUDY, start_bot, write_config
+from bot.runtime import open_runtime
+from bot.services.base import Actor
+from standin import StandIn
+from tests.conftest import POSTGRES_URL
+from tests.e2e.test_crash_restart import kill, spawn
+
+pytestmark = pytest.mark.e2e
+ROOT = Path(__file__).resolve().parents[2]
+SHARDS = 6
+STUDIES = 60
+
+
+def due_now_definition() -> StudyDefinition:
+    """The bundled study with a session 40 minutes from now and a 1h reminder: due (20 minutes ago) now."""
+    start_local = (datetime.now(UTC) + timedelta(minutes=40)).astimezone(ZoneInfo("Asia/Seoul"))
+    return replace(
+        load_definition(BUNDLED_STUDY),
+        weekday=start_local.weekday(),
+        first_session=start_local.date(),
+        start_time=start_local.time().replace(second=0, microsecond=0),
+        reminder_offsets_minutes=(60,),
+    )
+
+
+@pytest.fixture
+async def pg_url() -> AsyncIterator[str]:
+    """A fresh PostgreSQL database for this test, dropped after it."""
+    if not POSTGRES_URL:
+        pytest.skip("several processes share PostgreSQL: set STUDYBOT_TEST_POSTGRES_URL to run this test")
+    import asyncpg
+
+    admin_dsn = POSTGRES_URL.replace("postgresql+asyncpg://", "postgresql://")
+    name = f"studybot_t_{uuid.uuid4().hex[:12]}"
+    admin = await asyncpg.connect(admin_dsn)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    yield POSTGRES_URL.rsplit("/", 1)[0] + "/" + name
+    admin = await asyncpg.connect(admin_dsn)
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
+async def many_studies(standin: StandIn, url: str) -> dict[int, int]:
+    """`STUDIES` servers spread evenly over the shards, each with a study whose reminder is due; guild → channel."""
+    channels: dict[int, int] = {}
+    for n in range(STUDIES):
+        guild_id = ((5000 + n) << 22) | 7  # shard n % SHARDS
+        standin.add_guild(guild_id, name=f"study server {n}")
+        channels[guild_id] = standin.add_channel(guild_id, "reminders")
+    definition = due_now_definition()
+    runtime = await open_runtime(
+        Settings(token="", database_url=url), clock=FrozenClock(datetime.now(UTC) - timedelta(days=1))
+    )
+    try:
+        for guild_id, channel_id in channels.items():
+            await runtime.services.definitions.import_definition(
+                guild_id=guild_id, definition=definition, actor=Actor.cli(), reminder_channel_id=channel_id
+            )
+    finally:
+        await runtime.close()
+    return channels
+
+
+async def sent_by_guild(url: str) -> dict[int, list[str]]:
+    """The ledger, read from outside the processes: each study's rows' statuses by server."""
+    runtime = await open_runtime(Settings(token="", database_url=url), migrate=False)
+    try:
+        async with runtime.sessionmaker() as session:
+            query = select(db.Study.guild_id, db.Delivery.status).join(db.Study, db.Study.id == db.Delivery.study_id)
+            rows = (await session.execute(query)).all()
+    finally:
+        await runtime.close()
+    out: dict[int, list[str]] = {}
+    for guild_id, status in rows:
+        out.setdefault(guild_id, []).append(status)
+    return out
+
+
+async def wait_all_sent(url: str, guilds: set[int], *, timeout: float) -> dict[int, list[str]]:  # noqa: ASYNC109
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        ledger = await sent_by_guild(url)
+        if all(ledger.get(g) == ["sent"] for g in guilds):
+            return ledger
+        if asyncio.get_running_loop().time() > deadline:
+            missing = sorted(g for g in guilds if ledger.get(g) != ["sent"])
+            raise TimeoutError(f"{len(missing)} studies not sent: {[ledger.get(g) for g in missing[:5]]}")
+        await asyncio.sleep(0.2)
+
+
+def shared_config(path: Path, standin: StandIn, url: str, channels: dict[int, int]) -> Path:
+    config = {
+        "discord": {
+            "token": standin.app.token,
+            "api_base_url": standin.api_base_url,
+            "gateway_url": standin.gateway_url,
+        },
+        "database": {"url": url},
+        "logging": {"level": "WARNING"},
+        "study": [{"guild_id": g, "reminder_channel_id": c} for g, c in channels.items()],
+    }
+    path.write_text(tomli_w.dumps(config), encoding="utf-8")
+    return path
+
+
+async def spawn_shards(config: Path, shards: str, log: Path) -> asyncio.subprocess.Process:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env.pop("STUDYBOT_DATABASE_URL", None)
+    with log.open("ab") as err:
+        return await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "bot",
+            "run",
+            "--config",
+            str(config),
+            "--shards",
+            shards,
+            cwd=ROOT,
+            env=env,
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=err,
+        )
+
+
+@pytest.mark.timeout(600)
+async def test_shards_over_processes_post_each_reminder_once_from_the_owner(
+    tmp_path: Path, standin: StandIn, pg_url: str
+) -> None:
+    channels = await many_studies(standin, pg_url)
+    config = shared_config(tmp_path / "config.toml", standin, pg_url, channels)
+    first_two = {g for g in channels if shard_of(g, SHARDS) in (0, 1)}
+    assert len(first_two) == STUDIES // 3
+    processes: list[asyncio.subprocess.Process] = []
+    try:
+        # A rolling restart's overlap: two processes given the same shards, started together, race for
+        # the same due reminders. The ledger's claim lets one of them post each.
+        for _ in range(2):
+            processes.append(await spawn_shards(config, "0-1/6", tmp_path / "bots.log"))
+        ledger = await wait_all_sent(pg_url, first_two, timeout=240)
+        # Only the owners claimed: no other server's reminder was even attempted.
+        assert set(ledger) == first_two
+        await standin.wait_until(lambda: sum(len(standin.messages(channels[g])) for g in first_two) >= len(first_two))
+
+        # The other shards' processes join: each of their studies is posted once, by them.
+        for shards in ("2-3/6", "4-5/6"):
+            processes.append(await spawn_shards(config, shards, tmp_path / "bots.log"))
+        ledger = await wait_all_sent(pg_url, set(channels), timeout=240)
+        assert set(ledger) == set(channels)
+        await standin.wait_until(lambda: all(standin.messages(c) for c in channels.values()), timeout=30)
+        posted = {g: [m.content for m in standin.messages(c)] for g, c in channels.items()}
+        assert {g: len(m) for g, m in posted.items() if len(m) != 1} == {}
+        assert all(processes_alive(processes))
+    finally:
+        for process in processes:
+            await kill(process)
+    for process in processes:
+        assert process.returncode is not None
+
+
+def processes_alive(processes: list[asyncio.subprocess.Process]) -> list[bool]:
+    return [p.returncode is None for p in processes]
+
+
+async def test_second_process_on_one_sqlite_file_refuses_to_start(tmp_path: Path, standin: StandIn) -> None:
+    world = standin.defaults
+    assert world is not None
+    config = write_config(
+        tmp_path / "config.toml",
+        standin=standin,
+        database=tmp_path / "studybot.db",
+        definition=BUNDLED_STUDY,
+        guild_id=world.guild_id,
+        channel_id=world.channel_id,
+        ping_role_id=None,
+    )
+    first = await spawn(config)
+    try:
+        await standin.wait_for_session(timeout=30)  # the first one is serving
+        env = {**os.environ, "PYTHONPATH": str(ROOT)}
+        env.pop("STUDYBOT_DATABASE_URL", None)
+        second = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "bot",
+            "run",
+            "--config",
+            str(config),
+            cwd=ROOT,
+            env=env,
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        _, err = await asyncio.wait_for(second.communicate(), 60)
+        assert second.returncode == 1
+        message = err.decode()
+        assert "already serving the SQLite database" in message
+        assert "PostgreSQL" in message
+        assert "Traceback" not in message
+        assert first.returncode is None  # the first one keeps serving
+    finally:
+        await kill(first)
+
+
+async def test_edit_through_another_process_arrives_within_the_reload_period(
+    tmp_path: Path, standin: StandIn, clock: ShiftedClock
+) -> None:
+    world = standin.defaults
+    assert world is not None
+    config = write_config(
+        tmp_path / "config.toml",
+        standin=standin,
+        database=tmp_path / "studybot.db",
+        definition=BUNDLED_STUDY,
+        guild_id=world.guild_id,
+        channel_id=world.channel_id,
+        ping_role_id=None,
+    )
+    text = config.read_text(encoding="utf-8").replace("[database]\n", "[database]\nreload_seconds = 1\n")
+    config.write_text(text, encoding="utf-8")
+    offline = await start_bot(config, standin=standin, clock=clock, backoff_base=0.05)
+    try:
+        assert offline.bot.reload_seconds == 1.0
+        other = await open_runtime(offline.runtime.settings, clock=clock)
+        try:
+            renamed = replace(load_definition(BUNDLED_STUDY), name="다른 프로세스에서 바꾼 이름")
+            await other.services.definitions.import_definition(
+                guild_id=world.guild_id, definition=renamed, actor=Actor.cli()
+            )
+        finally:
+            await other.close()
+        loop = asyncio.get_running_loop()
+        edited_at = loop.time()
+
+        def seen() -> bool:
+            snap = offline.runtime.directory.by_guild(world.guild_id)
+            return snap is not None and snap.name == renamed.name
+
+        while not seen():
+            assert loop.time() - edited_at < 10, "the edit did not arrive"
+            await asyncio.sleep(0.05)
+        assert loop.time() - edited_at < 3  # the reload period (1 s) and a little
+    finally:
+        await offline.stop()
