@@ -178,3 +178,58 @@ async def test_a_stop_while_logging_in_exits_0_not_with_an_unreachable_api_sente
     assert code == 0, text_of(log)[-3000:]
     assert took < STOP_BOUND
     assert "cannot be reached" not in text_of(log) and "stopped" in text_of(log)
+
+
+POSTGRES_URL = os.environ.get("STUDYBOT_TEST_POSTGRES_URL", "")
+
+
+@pytest.mark.skipif(not POSTGRES_URL, reason="PostgreSQL not configured: set STUDYBOT_TEST_POSTGRES_URL")
+async def test_a_stop_while_migrating_lets_the_migration_finish_and_exits_0(tmp_path: Path) -> None:
+    """The migration waits on the advisory lock this test holds: a deterministic window to send SIGTERM in."""
+    import uuid
+
+    import asyncpg
+
+    from bot.db.migrate import MIGRATION_LOCK_KEY
+
+    admin_dsn = POSTGRES_URL.replace("postgresql+asyncpg://", "postgresql://")
+    name = f"studybot_t_{uuid.uuid4().hex[:12]}"
+    admin = await asyncpg.connect(admin_dsn)
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    await admin.close()
+    dsn = admin_dsn.rsplit("/", 1)[0] + "/" + name
+    holder = await asyncpg.connect(dsn)
+    await holder.execute("SELECT pg_advisory_lock($1)", MIGRATION_LOCK_KEY)
+    config = tmp_path / "config.toml"
+    config.write_text(
+        '[discord]\ntoken = "a-token-of-some-length"\napi_base_url = "http://127.0.0.1:9/api/v10"\n\n'
+        f'[database]\nurl = "{POSTGRES_URL.rsplit("/", 1)[0]}/{name}"\n\n'
+        '[logging]\nlevel = "INFO"\n\n[[study]]\nguild_id = 5\n',
+        encoding="utf-8",
+    )
+    log = tmp_path / "bot.log"
+    process = await spawn(config, log)
+    try:
+        for _ in range(600):  # the process is waiting for the lock: the positive signal to stop it
+            waiting = await holder.fetchval("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted")
+            if waiting:
+                break
+            await asyncio.sleep(0.05)
+        else:
+            raise AssertionError("the process never waited for the migration lock:\n" + text_of(log)[-3000:])
+        process.send_signal(signal.SIGTERM)
+        await asyncio.sleep(0.2)  # the signal is recorded while the migration still waits
+        await holder.execute("SELECT pg_advisory_unlock($1)", MIGRATION_LOCK_KEY)
+        code = await asyncio.wait_for(process.wait(), timeout=60)
+        at_head = await holder.fetchval("SELECT version_num FROM alembic_version")
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+        await holder.close()
+        admin = await asyncpg.connect(admin_dsn)
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
+    assert code == 0, text_of(log)[-3000:]
+    assert "stopped before connecting" in text_of(log)
+    assert at_head is not None  # the migration was not cut short: the database is at a version
