@@ -74,6 +74,19 @@ def _named(nodes: list[Json], name: str) -> Json | None:
     return None
 
 
+ATTACHMENTS = Path(tempfile.gettempdir()) / "studybot-console-files"
+
+
+def save_attachment(filename: str, content: bytes) -> Path:
+    """Keep a file the bot sent (a progress picture, a calendar) where it outlives the console's own
+    temporary folder, so it can be opened after the console ends; the name is made safe for a path."""
+    ATTACHMENTS.mkdir(parents=True, exist_ok=True)
+    safe = re.sub(r"[^\w.\-]", "_", Path(filename).name) or "attachment"
+    target = ATTACHMENTS / safe
+    target.write_bytes(content)
+    return target
+
+
 class Console:
     def __init__(self, offline: OfflineBot, clock: ShiftedClock, *, out: Any = None) -> None:
         self.offline = offline
@@ -157,7 +170,8 @@ class Console:
                 self.say("│ — " + self.readable(footer))
             self.say("└" + "─" * 60)
         for file in message.files:
-            self.say(f"📎 {file.filename} ({len(file.content)} bytes)")
+            saved = save_attachment(file.filename, file.content)
+            self.say(f"📎 {file.filename} ({len(file.content)} bytes) → {saved}")
         for row in message.components:
             for component in row.get("components") or []:
                 if component.get("type") == 2:

@@ -183,3 +183,22 @@ def test_ctrl_c_at_a_terminal_clears_the_line_and_twice_leaves(tmp_path: Path) -
         if process.poll() is None:
             process.kill()
     assert list((tmp_path / "tmp").iterdir()) == []
+
+
+def test_console_saves_the_progress_picture_and_prints_its_path(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "DISCORD_TOKEN"}
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", "console"],
+        input="/progress\n:quit\n",
+        capture_output=True,
+        text=True,
+        timeout=180,
+        cwd=tmp_path,
+        env={**env, "PYTHONPATH": str(ROOT), "TMPDIR": str(tmp_path)},
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    match = re.search(r"📎 \S+\.png \(\d+ bytes\) → (\S+\.png)", result.stdout)
+    assert match, result.stdout[-2000:]
+    saved = Path(match.group(1))
+    assert saved.is_file() and saved.read_bytes().startswith(b"\x89PNG")
