@@ -191,6 +191,11 @@ class StudyBot(commands.Bot):
             self._event_sync.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._event_sync
+        # discord.py waits `guild_ready_timeout` after the last server before dispatching `ready`; closed during
+        # that wait, its task would later set an event that close() has already removed (a stray traceback).
+        ready_task = getattr(self._connection, "_ready_task", None)
+        if ready_task is not None and not ready_task.done():
+            ready_task.cancel()
         await super().close()
 
     # --- command sync -----------------------------------------------------------------------------

@@ -74,15 +74,16 @@ def _named(nodes: list[Json], name: str) -> Json | None:
     return None
 
 
-ATTACHMENTS = Path(tempfile.gettempdir()) / "studybot-console-files"
+ATTACHMENTS = Path("studybot-console-files")  # in the folder the console was started from
 
 
 def save_attachment(filename: str, content: bytes) -> Path:
     """Keep a file the bot sent (a progress picture, a calendar) where it outlives the console's own
     temporary folder, so it can be opened after the console ends; the name is made safe for a path."""
-    ATTACHMENTS.mkdir(parents=True, exist_ok=True)
+    folder = ATTACHMENTS.resolve()
+    folder.mkdir(parents=True, exist_ok=True)
     safe = re.sub(r"[^\w.\-]", "_", Path(filename).name) or "attachment"
-    target = ATTACHMENTS / safe
+    target = folder / safe
     target.write_bytes(content)
     return target
 

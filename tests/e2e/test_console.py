@@ -194,7 +194,7 @@ def test_console_saves_the_progress_picture_and_prints_its_path(tmp_path: Path) 
         text=True,
         timeout=180,
         cwd=tmp_path,
-        env={**env, "PYTHONPATH": str(ROOT), "TMPDIR": str(tmp_path)},
+        env={**env, "PYTHONPATH": str(ROOT)},
         check=False,
     )
     assert result.returncode == 0, result.stderr[-2000:]
@@ -202,3 +202,4 @@ def test_console_saves_the_progress_picture_and_prints_its_path(tmp_path: Path) 
     assert match, result.stdout[-2000:]
     saved = Path(match.group(1))
     assert saved.is_file() and saved.read_bytes().startswith(b"\x89PNG")
+    assert saved.parent == tmp_path / "studybot-console-files"  # where the console was started

@@ -91,6 +91,11 @@ async def many_studies(standin: StandIn, url: str) -> dict[int, int]:
             await runtime.services.definitions.import_definition(
                 guild_id=guild_id, definition=definition, actor=Actor.cli(), reminder_channel_id=channel_id
             )
+            await runtime.directory.load_all()
+            # This test is about reminders: the practice posts (a nudge would be due as well) are off.
+            await runtime.services.attendance.update_practice(
+                guild_id=guild_id, actor=Actor.cli(), nudge_offset=0, recap=False, checkin_post=False
+            )
     finally:
         await runtime.close()
     return channels
