@@ -22,6 +22,7 @@ from bot.errors import UserError
 from bot.exts._glue import NO_PINGS, lang
 from bot.i18n import t
 from bot.i18n.translator import CatalogueTranslator
+from bot.render.pool import RenderPool
 
 if TYPE_CHECKING:
     from bot.clock import Clock
@@ -80,6 +81,8 @@ class StudyBot(commands.Bot):
         self.reminders: ReminderRunner
         self.events: EventSync
         self.web: WebFeature | None = None  # the study web page (registry, service, server when configured)
+        # Worker processes for pictures (/progress, the recap), started on the first one, stopped on close.
+        self.render_pool = RenderPool()
         self.force_sync = force_sync
         self.serve = serve  # False for `studybot sync`: register commands, post nothing
         # Several processes: how often edits made through the others are picked up (None: the sweep only).
@@ -187,6 +190,7 @@ class StudyBot(commands.Bot):
         # Stop posting before the HTTP session goes away, so no send dies half-way through shutdown.
         if hasattr(self, "reminders"):
             await self.reminders.stop(grace=self.stop_grace)
+        await self.render_pool.close()
         if self._event_sync is not None and not self._event_sync.done():
             self._event_sync.cancel()
             with contextlib.suppress(asyncio.CancelledError):

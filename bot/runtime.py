@@ -246,7 +246,7 @@ def create_bot(
         clock=runtime.clock,
         poster=DiscordPoster(bot),
         backoff_base=backoff_base,
-        practice=PracticeFacts(runtime.services.attendance),
+        practice=PracticeFacts(runtime.services.attendance, pool=bot.render_pool),
         rate_per_second=budget_share(runtime.settings.shards, RATE_PER_SECOND),
     )
     bot.events = EventSync(

@@ -11,11 +11,10 @@ name, which cannot ping.
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date, datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from bot.core.attendance import AttendanceStatus
 from bot.core.model import StudySnapshot
@@ -33,6 +32,9 @@ from bot.render.embeds import (
     timestamp,
 )
 from bot.render.study import place_line, week_title
+
+if TYPE_CHECKING:
+    from bot.render.pool import RenderPool
 
 log = logging.getLogger(__name__)
 
@@ -70,46 +72,35 @@ class FactsSource(Protocol):
 
 
 class PracticeFacts:
-    """What the runner asks the database for when it renders a nudge or a recap."""
+    """What the runner asks the database for when it renders a nudge or a recap.
 
-    def __init__(self, source: FactsSource) -> None:
+    `pool` is the bot's render pool (`bot.render.pool.RenderPool`): the recap's picture is drawn there, like
+    `/progress`, never on the event loop nor in a thread of it. Without a pool the recap goes without one."""
+
+    def __init__(self, source: FactsSource, *, pool: RenderPool | None = None) -> None:
         self.source = source
+        self.pool = pool
 
     async def for_session(self, study_id: int, original_date: date) -> SessionFactsLike:
         return await self.source.session_facts(study_id=study_id, original_date=original_date)
 
     async def progress_png(self, snap: StudySnapshot, *, lang: str) -> bytes | None:
-        """The progress picture for the recap, when the progress renderer is installed; else None."""
-        renderer = progress_renderer()
-        if renderer is None:
+        """The progress picture for the recap (its first page), drawn in the render pool; else None."""
+        if self.pool is None:
             return None
         try:
+            from bot.render.progress import recap_progress_data, render_progress
+
             statuses = await self.source.statuses(study_id=snap.id)
             logs = await self.source.log_dates(study_id=snap.id)
-            return await _render_off_loop(renderer, snap, statuses, logs, lang)
+            schedule = build_schedule(snap.recurrence, snap.changes, snap.week_count)
+            # The page's own data is built here (cheap) and is all the worker receives.
+            page = recap_progress_data(snap, schedule, statuses, logs, lang=lang)
+            result: Any = await self.pool.run(render_progress, page)
+            return result if isinstance(result, bytes) else None
         except Exception:
             log.exception("progress picture for study %s could not be rendered; recap goes without it", snap.id)
             return None
-
-
-def progress_renderer() -> Callable[..., bytes] | None:
-    """The progress picture's renderer for the recap (the first page, from the recap's own data)."""
-    from bot.render.progress import render_for_recap
-
-    return render_for_recap
-
-
-async def _render_off_loop(
-    renderer: Callable[..., bytes],
-    snap: StudySnapshot,
-    statuses: dict[int, dict[date, AttendanceStatus]],
-    logs: dict[int, set[date]],
-    lang: str,
-) -> bytes | None:
-    """`render_progress(snapshot, schedule, attendance, logs, *, lang) -> bytes` in a worker thread."""
-    schedule = build_schedule(snap.recurrence, snap.changes, snap.week_count)
-    result: Any = await asyncio.to_thread(renderer, snap, schedule, statuses, logs, lang=lang)
-    return result if isinstance(result, bytes) else None
 
 
 # --- renderers (pure) -----------------------------------------------------------------------------------
@@ -240,7 +231,6 @@ __all__: Sequence[str] = (
     "PracticeFacts",
     "checkin_custom_id",
     "claim_custom_id",
-    "progress_renderer",
     "render_checkin_post",
     "render_nudge",
     "render_recap",

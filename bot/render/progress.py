@@ -2,8 +2,8 @@
 
 Pure: `ProgressData` is a plain value built from the snapshot, the attendance records and the study logs
 (`build_progress`), and `render_progress(data)` turns it into PNG bytes with matplotlib's Agg canvas — no
-pyplot, no global state touched per call, so pictures can be drawn in worker threads side by side. Callers
-run it off the event loop (`asyncio.to_thread`): a 200 × 52 picture takes about a second.
+pyplot, no global state touched per call. Callers draw it in the bot's render pool (`bot.render.pool`, worker
+processes): a 200 × 52 picture takes about a second of CPU that must not be spent on the event loop.
 
 Text is drawn with NanumGothic (shipped by the `koreanize-matplotlib` package; the package itself is never
 imported, since importing it rewrites matplotlib's global settings) with DejaVu Sans as the fallback for
@@ -410,7 +410,7 @@ def render_progress(data: ProgressData) -> bytes:
 
 
 def render_pages(pages: Sequence[ProgressData]) -> list[bytes]:
-    """Every page as a PNG, in order (run this in a worker thread)."""
+    """Every page as a PNG, in order, in this process (benchmarks and the console; the bot uses its pool)."""
     return [render_progress(page) for page in pages]
 
 
@@ -423,6 +423,19 @@ def render_for_recap(
     lang: str,
     now: datetime | None = None,
 ) -> bytes:
+    """`recap_progress_data` drawn in this process (the bot draws it in its render pool instead)."""
+    return render_progress(recap_progress_data(snapshot, schedule, attendance, logs, lang=lang, now=now))
+
+
+def recap_progress_data(
+    snapshot: Any,
+    schedule: Sequence[Session],
+    attendance: Mapping[int, Mapping[date, str]],
+    logs: Mapping[int, set[date]],
+    *,
+    lang: str,
+    now: datetime | None = None,
+) -> ProgressData:
     """The first page of the picture from the shapes the recap post holds (statuses and log dates by member id).
 
     Without `now`, sessions up to the last one anybody has a record for count as held (the recap is posted
@@ -446,4 +459,4 @@ def render_for_recap(
         now=now,
         timezone=snapshot.recurrence.timezone,
     )
-    return render_progress(split_progress(data)[0])
+    return split_progress(data)[0]

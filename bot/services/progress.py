@@ -1,6 +1,6 @@
 """The progress picture's data: the snapshot, the attendance records and the posted logs, as `ProgressData`.
 
-Reads only (two queries); drawing is `bot.render.progress.render_pages`, which callers run in a worker.
+Reads only (two queries); drawing is `bot.render.progress.render_progress`, which callers run in the render pool.
 The recap post can use `pages()` the same way `/progress` does.
 """
 

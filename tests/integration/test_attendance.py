@@ -10,6 +10,7 @@ import io
 from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
+from PIL import Image
 from sqlalchemy import select
 
 from bot.clock import FrozenClock
@@ -20,6 +21,7 @@ from bot.delivery.plan import CHECKIN_POST, NUDGE, RECAP
 from bot.delivery.practice_posts import PracticeFacts
 from bot.delivery.runner import ReminderRunner
 from bot.errors import UserError
+from bot.render.pool import RenderPool
 from bot.runtime import Runtime
 from bot.services.attendance import NotLinked
 from bot.services.base import Actor
@@ -261,7 +263,9 @@ async def test_records_export_writes_attendance_with_absences_and_logs_with_kore
 # --- the practice posts through the ledger ------------------------------------------------------------------
 
 
-def runner_for(runtime: Runtime, clock: FrozenClock, channel: ChannelLog) -> ReminderRunner:
+def runner_for(
+    runtime: Runtime, clock: FrozenClock, channel: ChannelLog, pool: RenderPool | None = None
+) -> ReminderRunner:
     ledger = DeliveryLedger(sessionmaker=runtime.sessionmaker, clock=clock)
     return ReminderRunner(
         directory=runtime.directory,
@@ -269,7 +273,7 @@ def runner_for(runtime: Runtime, clock: FrozenClock, channel: ChannelLog) -> Rem
         clock=clock,
         poster=channel,
         backoff_base=0,
-        practice=PracticeFacts(runtime.services.attendance),
+        practice=PracticeFacts(runtime.services.attendance, pool=pool),
     )
 
 
@@ -333,13 +337,22 @@ async def test_nudge_and_recap_go_out_once_each_with_what_the_database_holds(
     clock.set(WEEK1)
     await check_in(runtime)
     clock.set(WEEK1 + 60 * MIN + timedelta(seconds=1))
-    for _ in range(2):  # a restart after the recap posts nothing again
-        runner = runner_for(runtime, clock, channel)
-        await runner.start()
-        await runner.drain()
-        await runner.stop()
+    pool = RenderPool(workers=1)
+    try:
+        for _ in range(2):  # a restart after the recap posts nothing again
+            runner = runner_for(runtime, clock, channel, pool)
+            await runner.start()
+            await runner.drain()
+            await runner.stop()
+    finally:
+        await pool.close()
     recaps = [r for _, _, r in channel.messages if r.embeds and "정리" in r.embeds[0].title]
     assert len(recaps) == 1
     assert name in recaps[0].embeds[0].fields[0].value
+    # The progress picture, drawn in the render pool's worker process, is attached as a real PNG.
+    png = recaps[0].file_bytes
+    assert png is not None and png.startswith(b"\x89PNG")
+    assert Image.open(io.BytesIO(png)).size[0] > 100
+    assert recaps[0].file_name == "progress-week1.png"
     kinds = [d.kind for d in await deliveries(runtime) if d.status == "sent"]
     assert kinds.count(NUDGE) == 1 and kinds.count(RECAP) == 1

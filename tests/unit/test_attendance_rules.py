@@ -3,10 +3,14 @@
 
 from __future__ import annotations
 
-import threading
+import io
+import os
+from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta
+from typing import TypeVar
 
 import pytest
+from PIL import Image
 
 from bot.core.attendance import (
     AttendanceStatus,
@@ -35,6 +39,7 @@ from bot.delivery.practice_posts import (
 )
 from bot.render.attendance import render_grid, render_member_history
 from bot.render.embeds import DESCRIPTION_MAX, EMBED_TOTAL_MAX
+from bot.render.pool import RenderPool
 from bot.services.attendance import SessionFacts
 
 WEEK1 = datetime(2026, 12, 3, 0, 0, tzinfo=UTC)  # Thursday 09:00 KST
@@ -268,22 +273,37 @@ class _Records:
         return {1: {date(2026, 12, 3)}}
 
 
-async def test_recap_picture_is_the_progress_picture_drawn_in_a_worker_thread(monkeypatch: pytest.MonkeyPatch) -> None:
-    import bot.render.progress as progress
+T = TypeVar("T")
 
-    threads: list[bool] = []
-    real = progress.render_for_recap
 
-    def spy(*args: object, **kwargs: object) -> bytes:
-        threads.append(threading.current_thread() is threading.main_thread())
-        return real(*args, **kwargs)  # type: ignore[arg-type]
+class _RecordingPool(RenderPool):
+    """The real pool (worker processes), noting what it was asked to draw."""
 
-    monkeypatch.setattr(progress, "render_for_recap", spy)
+    def __init__(self) -> None:
+        super().__init__(workers=1)
+        self.calls: list[str] = []
 
-    png = await PracticeFacts(_Records()).progress_png(snapshot(), lang="en")
+    async def run(self, fn: Callable[..., T], *args: object) -> T:
+        self.calls.append(fn.__name__)
+        return await super().run(fn, *args)
+
+
+async def test_recap_picture_is_the_progress_picture_drawn_in_the_render_pool() -> None:
+    pool = _RecordingPool()
+    try:
+        png = await PracticeFacts(_Records(), pool=pool).progress_png(snapshot(), lang="en")
+        worker_pid = await pool.run(os.getpid)
+    finally:
+        await pool.close()
 
     assert png is not None and png.startswith(b"\x89PNG")
-    assert threads == [False]
+    assert Image.open(io.BytesIO(png)).size[0] > 100  # a real picture, decoded
+    assert pool.calls[0] == "render_progress"  # drawn in the pool, not in a thread of the event loop
+    assert worker_pid != os.getpid()
+
+
+async def test_without_a_render_pool_the_recap_goes_without_a_picture() -> None:
+    assert await PracticeFacts(_Records()).progress_png(snapshot(), lang="en") is None
 
 
 async def test_a_failing_progress_renderer_leaves_the_recap_without_a_picture(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -292,5 +312,10 @@ async def test_a_failing_progress_renderer_leaves_the_recap_without_a_picture(mo
     def broken(*args: object, **kwargs: object) -> bytes:
         raise RuntimeError("no font")
 
-    monkeypatch.setattr(progress, "render_for_recap", broken)
-    assert await PracticeFacts(_Records()).progress_png(snapshot(), lang="ko") is None
+    monkeypatch.setattr(progress, "recap_progress_data", broken)
+    pool = RenderPool(workers=1)
+    try:
+        assert await PracticeFacts(_Records(), pool=pool).progress_png(snapshot(), lang="ko") is None
+    finally:
+        await pool.close()
+    assert not pool.started  # failed before anything was sent to a worker

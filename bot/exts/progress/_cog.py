@@ -1,20 +1,16 @@
 """/progress [member]: the progress picture(s) as PNG attachments.
 
 The interaction is deferred first (drawing can take longer than Discord's 3 s on a busy machine), the data
-is read by the service, and the drawing runs in a small pool of worker *processes* — never on the event loop,
-and not in threads either: matplotlib holds the GIL while it draws, and in a thread it slowed `/week` ninefold
-while 20 pictures were being drawn (bench/progress.py). Pages of a big study are drawn side by side.
-Workers are started on the first `/progress` (spawned, not forked: the bot process has threads).
+is read by the service, and the drawing runs in the bot's render pool (`bot.render.pool`): worker *processes*
+at the lowest CPU priority — never on the event loop, and not in threads either: matplotlib holds the GIL
+while it draws, and in a thread it slowed `/week` ninefold while 20 pictures were being drawn
+(bench/progress.py). Pages of a big study are drawn side by side.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import io
-import multiprocessing
-import os
-from concurrent.futures import ProcessPoolExecutor
 from typing import TYPE_CHECKING
 
 import discord
@@ -29,24 +25,10 @@ from bot.render.progress import render_progress
 if TYPE_CHECKING:
     from bot.app import StudyBot
 
-RENDER_WORKERS = 2
-
-
-def lower_priority() -> None:
-    """Runs in each render worker: drawing yields the CPU to the bot's event loop when both want it."""
-    with contextlib.suppress(OSError, AttributeError):
-        os.nice(10)
-
 
 class ProgressCog(commands.Cog):
     def __init__(self, bot: StudyBot) -> None:
         self.bot = bot
-        self.pool = ProcessPoolExecutor(
-            max_workers=RENDER_WORKERS, mp_context=multiprocessing.get_context("spawn"), initializer=lower_priority
-        )
-
-    async def cog_unload(self) -> None:
-        await asyncio.to_thread(self.pool.shutdown, wait=True, cancel_futures=True)
 
     @app_commands.command(name="progress", description=t("en", "cmd.progress.description"))
     @app_commands.guild_only()
@@ -58,8 +40,8 @@ class ProgressCog(commands.Cog):
         self.bot.services.progress.member_id(interaction.guild_id, member)  # refuse unknown names ephemerally
         await interaction.response.defer(thinking=True)
         pages = await self.bot.services.progress.pages(guild_id=interaction.guild_id, lang=lang, member=member)
-        loop = asyncio.get_running_loop()
-        pictures = await asyncio.gather(*(loop.run_in_executor(self.pool, render_progress, page) for page in pages))
+        pool = self.bot.render_pool
+        pictures = await asyncio.gather(*(pool.run(render_progress, page) for page in pages))
         files = [
             discord.File(io.BytesIO(png), filename=f"progress-{index}.png" if len(pictures) > 1 else "progress.png")
             for index, png in enumerate(pictures, start=1)

@@ -1,0 +1,76 @@
+"""The bot's one pool of render worker processes: `/progress` and the recap's progress picture draw in it.
+
+Drawing a picture is CPU work that holds the interpreter lock for hundreds of milliseconds; in a thread it
+stalls the event loop that answers every command. The pool's workers are separate processes, *spawned* (the
+bot process has threads, so fork is unsafe), started on the first picture (a bot that never draws never pays
+the ~1 s start of a worker), and run at the lowest CPU priority (`SCHED_IDLE`, else nice 19): on a small
+machine the event loop always gets the core first, and the pictures use what is left.
+
+One pool per bot, owned by it (`StudyBot.render_pool`) and shut down when the bot closes. The inputs sent to
+a worker are the picture's own data (`ProgressData`, a few kB to ~100 kB), never the snapshot or records.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import multiprocessing
+import os
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from typing import TypeVar
+
+RENDER_WORKERS = 2  # pages of a big study are drawn side by side; idle priority keeps them off the loop's way
+
+T = TypeVar("T")
+
+
+def lowest_priority() -> None:
+    """Runs first in each worker: the process only gets CPU time nobody else wants."""
+    try:
+        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))  # type: ignore[attr-defined,unused-ignore]
+    except (AttributeError, OSError):
+        with contextlib.suppress(OSError, AttributeError):
+            os.nice(19)
+
+
+def worker_scheduler() -> tuple[int, int]:
+    """(scheduling policy, niceness) of the calling process — what `lowest_priority` set, for tests."""
+    policy = os.sched_getscheduler(0) if hasattr(os, "sched_getscheduler") else -1
+    return policy, os.nice(0)
+
+
+class RenderPool:
+    """Worker processes for pictures, started lazily; `run` awaits one call in a worker."""
+
+    def __init__(self, workers: int = RENDER_WORKERS) -> None:
+        self.workers = workers
+        self._executor: ProcessPoolExecutor | None = None
+        self._closed = False
+
+    @property
+    def started(self) -> bool:
+        return self._executor is not None
+
+    def _get(self) -> ProcessPoolExecutor:
+        if self._closed:
+            raise RuntimeError("the render pool is closed")
+        if self._executor is None:
+            self._executor = ProcessPoolExecutor(
+                max_workers=self.workers,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=lowest_priority,
+            )
+        return self._executor
+
+    async def run(self, fn: Callable[..., T], *args: object) -> T:
+        """`fn(*args)` in a worker; `fn` and the arguments must be picklable (module-level function, data)."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._get(), fn, *args)
+
+    async def close(self) -> None:
+        """Stop the workers (pictures still queued are cancelled); later `run` calls raise."""
+        self._closed = True
+        executor, self._executor = self._executor, None
+        if executor is not None:
+            await asyncio.to_thread(executor.shutdown, wait=True, cancel_futures=True)

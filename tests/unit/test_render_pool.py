@@ -1,0 +1,52 @@
+"""The bot's render pool: worker processes started on first use, at the lowest CPU priority, closed with the bot."""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from bot.clock import FrozenClock
+from bot.config import Settings
+from bot.render.pool import RenderPool, worker_scheduler
+from bot.runtime import create_bot, open_runtime
+
+
+async def test_the_pool_starts_on_first_use_in_other_processes_at_idle_priority() -> None:
+    pool = RenderPool(workers=1)
+    assert not pool.started  # a bot that never draws never starts a worker
+    try:
+        pid = await pool.run(os.getpid)
+        policy, niceness = await pool.run(worker_scheduler)
+    finally:
+        await pool.close()
+    assert pool.started is False
+    assert pid != os.getpid()
+    # SCHED_IDLE where Linux allows it, else the highest niceness: the event loop always gets the CPU first.
+    assert policy == getattr(os, "SCHED_IDLE", -2) or niceness == 19
+    assert worker_scheduler()[0] != getattr(os, "SCHED_IDLE", -2)  # the bot process itself is untouched
+
+
+async def test_a_closed_pool_refuses_work() -> None:
+    pool = RenderPool(workers=1)
+    await pool.close()
+    with pytest.raises(RuntimeError):
+        await pool.run(os.getpid)
+
+
+async def test_the_bot_owns_one_pool_shared_by_the_recap_and_closes_it(tmp_path: Path) -> None:
+    settings = Settings(token="", database_url=f"sqlite+aiosqlite:///{tmp_path / 'pool.db'}")
+    runtime = await open_runtime(settings, clock=FrozenClock(datetime(2026, 12, 1, tzinfo=UTC)))
+    try:
+        bot = create_bot(runtime)
+        async with bot:
+            assert bot.reminders.practice is not None
+            assert bot.reminders.practice.pool is bot.render_pool  # the recap draws where /progress draws
+            assert await bot.render_pool.run(os.getpid) != os.getpid()
+        assert bot.render_pool.started is False  # closing the bot stopped its workers
+        with pytest.raises(RuntimeError):
+            await bot.render_pool.run(os.getpid)
+    finally:
+        await runtime.close()
