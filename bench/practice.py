@@ -24,12 +24,19 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import cProfile
+import gc
 import json
+import multiprocessing
+import os
 import sys
 import tempfile
+import threading
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
@@ -37,11 +44,15 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+import tomli_w  # noqa: E402
 from sqlalchemy import func, select  # noqa: E402
 
+from bot.app import StudyBot  # noqa: E402
 from bot.clock import ShiftedClock  # noqa: E402
+from bot.config import load_settings  # noqa: E402
 from bot.db import models as db  # noqa: E402
-from bot.offline import start_offline  # noqa: E402
+from bot.offline import BUNDLED_STUDY, start_offline  # noqa: E402
+from bot.runtime import Runtime, create_bot, open_runtime, prepare, run_bot  # noqa: E402
 from standin import InteractionHandle, StandIn  # noqa: E402
 
 WEEK1 = datetime(2026, 12, 3, 0, 0, tzinfo=UTC)  # Thursday 09:00 KST, the bundled study's week 1
@@ -73,93 +84,305 @@ async def week_once(standin: StandIn) -> float:
     return record.latency * 1000
 
 
-async def run(members: int, probes: int, profile: Path | None = None) -> dict[str, Any]:
-    workdir = Path(tempfile.mkdtemp(prefix="studybot-bench-practice-"))
-    standin = StandIn()
-    await standin.start()
+# --- the stand-in's side: builds the interactions, receives the answers, measures ------------------------------
+
+
+Mark = Callable[[str], None]
+
+
+def no_mark(_phase: str) -> None:
+    pass
+
+
+async def drive_burst(standin: StandIn, users: list[int], probes: int, mark: Mark = no_mark) -> dict[str, Any]:
+    """Idle `/week` probes, then N presses within one second with `/week` probed the whole time.
+    `mark(phase)` is called as the idle and burst phases begin and when they end (the bot's CPU clock)."""
     world = standin.defaults
     assert world is not None
-    users = [standin.add_member(world.guild_id, USER_BASE + i, name=f"user{i}") for i in range(members)]
-    clock = ShiftedClock()
-    clock.set(OPENS - timedelta(seconds=2))
-    offline = await start_offline(workdir, standin=standin, clock=clock)
-    try:
-        study = offline.runtime.directory.all()[0]
-        async with offline.runtime.sessionmaker() as session, session.begin():
-            existing = (await session.execute(select(db.Member).where(db.Member.study_id == study.id))).scalars().all()
-            for member in existing:
-                member.discord_user_id = None
-            for i in range(members - len(existing)):
-                session.add(db.Member(study_id=study.id, name=f"참여자{i:03d}"))
-        async with offline.runtime.sessionmaker() as session, session.begin():
-            rows = (await session.execute(select(db.Member).where(db.Member.study_id == study.id))).scalars().all()
-            for row, user_id in zip(rows, users, strict=False):
-                row.discord_user_id = user_id
-        await offline.runtime.directory.changed(study.id)
+    await standin.wait_until(lambda: any(m.components for m in standin.messages(world.channel_id)), timeout=30)
+    post = next(m for m in standin.messages(world.channel_id) if m.components)
+    custom_id = str(post.components[0]["components"][0]["custom_id"])
 
-        await standin.wait_until(lambda: any(m.components for m in standin.messages(world.channel_id)), timeout=30)
-        post = next(m for m in standin.messages(world.channel_id) if m.components)
-        custom_id = str(post.components[0]["components"][0]["custom_id"])
+    for _ in range(20):  # warm-up
+        await week_once(standin)
+    mark("idle")
+    idle = [await week_once(standin) for _ in range(probes)]
+    mark("burst")
 
-        for _ in range(20):  # warm-up
-            await week_once(standin)
-        idle = [await week_once(standin) for _ in range(probes)]
+    during: list[float] = []
+    stop = asyncio.Event()
 
-        during: list[float] = []
-        stop = asyncio.Event()
+    async def probe() -> None:
+        while not stop.is_set():
+            during.append(await week_once(standin))
 
-        async def probe() -> None:
-            while not stop.is_set():
-                during.append(await week_once(standin))
+    prober = asyncio.create_task(probe())
+    handles: list[InteractionHandle] = []
+    started = time.perf_counter()
+    for i, user_id in enumerate(users):
+        target = started + i / len(users)  # N presses evenly within one second
+        delay = target - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        handles.append(await standin.click(post, custom_id, user_id=user_id, locale="ko"))
+    dispatch_span = time.perf_counter() - started
+    answers = await asyncio.gather(*(h.wait_response(timeout=15) for h in handles))
+    await asyncio.sleep(0.2)
+    stop.set()
+    await prober
+    mark("end")
+    return {
+        "dispatch_span_s": round(dispatch_span, 3),
+        "press_ms": [a.latency * 1000 for a in answers if a.latency is not None],
+        "answers_not_accepted": sum(1 for a in answers if not a.accepted),
+        "answers_not_ephemeral": sum(1 for a in answers if not a.ephemeral),
+        "idle": idle,
+        "during": during,
+        "deadline_misses": sum(1 for h in standin.interactions.values() if h.late),
+    }
 
-        profiler = cProfile.Profile() if profile else None
-        if profiler is not None:
-            profiler.enable()
-        prober = asyncio.create_task(probe())
-        handles: list[InteractionHandle] = []
-        started = time.perf_counter()
-        for i, user_id in enumerate(users):
-            target = started + i / members  # N presses evenly within one second
-            delay = target - time.perf_counter()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            handles.append(await standin.click(post, custom_id, user_id=user_id, locale="ko"))
-        dispatch_span = time.perf_counter() - started
-        answers = await asyncio.gather(*(h.wait_response(timeout=15) for h in handles))
-        await asyncio.sleep(0.2)
-        stop.set()
-        await prober
-        if profiler is not None and profile is not None:
-            profiler.disable()
-            profiler.dump_stats(str(profile))
 
-        press_ms = [a.latency * 1000 for a in answers if a.latency is not None]
-        async with offline.runtime.sessionmaker() as session:
-            written = (await session.execute(select(func.count()).select_from(db.Attendance))).scalar_one()
-            distinct = (await session.execute(select(func.count(func.distinct(db.Attendance.member_id))))).scalar_one()
-        idle_s, during_s = summary(idle), summary(during)
-        return {
-            "members": members,
-            "dispatch_span_s": round(dispatch_span, 3),
-            "press": summary(press_ms),
-            "answers_over_3s": sum(1 for v in press_ms if v >= 3000),
-            "answers_not_accepted": sum(1 for a in answers if not a.accepted),
-            "answers_not_ephemeral": sum(1 for a in answers if not a.ephemeral),
-            "rows_written": written,
-            "distinct_members": distinct,
-            "week_idle": idle_s,
-            "week_during_burst": during_s,
-            "week_p99_ratio": round(during_s["p99_ms"] / idle_s["p99_ms"], 2),
-            "deadline_misses": sum(1 for h in standin.interactions.values() if h.late),
+def standin_process(conn: Connection, members: int, scenario: str, options: dict[str, Any]) -> None:
+    """The stand-in and the load generator in a process of their own (Discord is not in the bot's process):
+    sends the stand-in's address, waits for "go", runs `scenario`, sends its result, waits for "stop"."""
+
+    if options.get("pin") and hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {os.cpu_count() - 1 if os.cpu_count() else 0})
+
+    async def main() -> None:
+        async with StandIn() as standin:
+            world = standin.defaults
+            assert world is not None
+            users = [standin.add_member(world.guild_id, USER_BASE + i, name=f"user{i}") for i in range(members)]
+            conn.send(
+                {
+                    "token": standin.app.token,
+                    "api_base_url": standin.api_base_url,
+                    "gateway_url": standin.gateway_url,
+                    "guild_id": world.guild_id,
+                    "channel_id": world.channel_id,
+                    "ping_role_id": world.study_role_id,
+                    "member_user_id": world.member_user_id,
+                    "users": users,
+                }
+            )
+            assert await asyncio.to_thread(conn.recv) == "go"
+
+            def mark(phase: str) -> None:
+                conn.send(("phase", phase))
+
+            if scenario == "burst":
+                result = await drive_burst(standin, users, int(options["probes"]), mark)
+            else:
+                from bench.progress import drive_progress
+
+                result = await drive_progress(standin, int(options["requests"]), int(options["concurrent"]), mark)
+            conn.send(("result", result))
+            assert await asyncio.to_thread(conn.recv) == "stop"
+
+    asyncio.run(main())
+
+
+# --- the bot's side ------------------------------------------------------------------------------------------
+
+
+class RemoteStandIn:
+    """A stand-in running in its own process (`standin_process`), and the real bot here against it."""
+
+    def __init__(self, members: int, scenario: str, **options: Any) -> None:
+        context = multiprocessing.get_context("spawn")
+        self.conn, child = context.Pipe()
+        self.process = context.Process(
+            target=standin_process, args=(child, members, scenario, options), name="standin", daemon=True
+        )
+        self.info: dict[str, Any] = {}
+
+    async def start(self) -> dict[str, Any]:
+        self.process.start()
+        self.info = await asyncio.to_thread(self.conn.recv)
+        return self.info
+
+    async def run(self) -> dict[str, Any]:
+        """Runs the scenario; the result gains `bot_cpu_ms`: the bot's event-loop thread's CPU time per phase."""
+        loop = asyncio.get_running_loop()
+        cpu: dict[str, float] = {}
+
+        def note(phase: str) -> None:
+            cpu[phase] = time.thread_time() * 1000  # runs on the loop's thread: its own CPU clock
+
+        def receive() -> dict[str, Any]:
+            while True:
+                kind, value = self.conn.recv()
+                if kind == "result":
+                    return dict(value)
+                loop.call_soon_threadsafe(note, value)
+
+        pauses: dict[int, list[float]] = {0: [], 1: [], 2: []}
+        began: list[float] = [0.0]
+
+        def on_gc(phase: str, info: dict[str, int]) -> None:
+            if phase == "start":
+                began[0] = time.perf_counter()
+            elif threading.current_thread() is threading.main_thread():
+                pauses[info["generation"]].append((time.perf_counter() - began[0]) * 1000)
+
+        gc.callbacks.append(on_gc)
+        self.conn.send("go")
+        try:
+            result = await asyncio.to_thread(receive)
+        finally:
+            gc.callbacks.remove(on_gc)
+        result["gc_pauses_ms"] = {
+            f"gen{g}": {"n": len(v), "max": round(max(v), 2) if v else 0.0} for g, v in pauses.items()
         }
-    finally:
-        await offline.stop()
-        await standin.stop()
+        await asyncio.sleep(0)
+        phases = list(cpu)
+        result["bot_cpu_ms"] = {a: round(cpu[b] - cpu[a], 1) for a, b in zip(phases, phases[1:], strict=False)}
+        return result
+
+    async def stop(self) -> None:
+        with contextlib.suppress(OSError, BrokenPipeError):
+            self.conn.send("stop")
+        await asyncio.to_thread(self.process.join, 20)
+        if self.process.is_alive():
+            self.process.terminate()
+
+
+async def start_remote_bot(
+    workdir: Path, info: dict[str, Any], *, clock: ShiftedClock, backoff_base: float = 1.0
+) -> tuple[Runtime, StudyBot, asyncio.Task[None]]:
+    """`studybot run`'s own start-up path, with a config pointing at the stand-in in the other process."""
+    config = {
+        "discord": {
+            "token": info["token"],
+            "api_base_url": info["api_base_url"],
+            "gateway_url": info["gateway_url"],
+        },
+        "database": {"url": f"sqlite+aiosqlite:///{workdir / 'studybot.db'}"},
+        "logging": {"level": "WARNING"},
+        "study": [
+            {
+                "guild_id": info["guild_id"],
+                "definition": str(BUNDLED_STUDY),
+                "reminder_channel_id": info["channel_id"],
+                "ping_role_id": info["ping_role_id"],
+            }
+        ],
+    }
+    path = workdir / "config.toml"
+    path.write_text(tomli_w.dumps(config), encoding="utf-8")
+    runtime = await open_runtime(load_settings(path), clock=clock)
+    await prepare(runtime)
+    bot = create_bot(runtime, backoff_base=backoff_base)
+    task = asyncio.create_task(run_bot(runtime, bot), name="studybot")
+    await asyncio.wait_for(bot.wait_until_serving(), timeout=30)
+    for _ in range(600):
+        if bot.reminders.started:
+            break
+        await asyncio.sleep(0.05)
+    return runtime, bot, task
+
+
+async def stop_remote_bot(runtime: Runtime, bot: StudyBot, task: asyncio.Task[None]) -> None:
+    if not bot.is_closed():
+        await bot.close()
+    with contextlib.suppress(asyncio.CancelledError, Exception):
+        await asyncio.wait_for(task, timeout=10)
+    await runtime.close()
+
+
+async def link_members(runtime: Runtime, users: list[int]) -> None:
+    """The bundled study's roster grown to N members, each linked to one stand-in user."""
+    study = runtime.directory.all()[0]
+    async with runtime.sessionmaker() as session, session.begin():
+        existing = (await session.execute(select(db.Member).where(db.Member.study_id == study.id))).scalars().all()
+        for member in existing:
+            member.discord_user_id = None
+        for i in range(len(users) - len(existing)):
+            session.add(db.Member(study_id=study.id, name=f"참여자{i:03d}"))
+    async with runtime.sessionmaker() as session, session.begin():
+        rows = (await session.execute(select(db.Member).where(db.Member.study_id == study.id))).scalars().all()
+        for row, user_id in zip(rows, users, strict=False):
+            row.discord_user_id = user_id
+    await runtime.directory.changed(study.id)
+
+
+async def run(members: int, probes: int, profile: Path | None = None, *, same_process: bool = False) -> dict[str, Any]:
+    workdir = Path(tempfile.mkdtemp(prefix="studybot-bench-practice-"))
+    clock = ShiftedClock()
+    profiler = cProfile.Profile() if profile else None
+    if same_process:
+        standin = StandIn()
+        await standin.start()
+        world = standin.defaults
+        assert world is not None
+        users = [standin.add_member(world.guild_id, USER_BASE + i, name=f"user{i}") for i in range(members)]
+        clock.set(OPENS - timedelta(seconds=2))
+        offline = await start_offline(workdir, standin=standin, clock=clock)
+        runtime = offline.runtime
+        try:
+            await link_members(runtime, users)
+            if profiler is not None:
+                profiler.enable()
+            measured = await drive_burst(standin, users, probes)
+            written, distinct = await count_rows(runtime)
+        finally:
+            await offline.stop()
+            await standin.stop()
+    else:
+        remote = RemoteStandIn(members, "burst", probes=probes)
+        info = await remote.start()
+        try:
+            clock.set(OPENS - timedelta(seconds=2))
+            runtime, bot, task = await start_remote_bot(workdir, info, clock=clock)
+            try:
+                await link_members(runtime, list(info["users"]))
+                if profiler is not None:
+                    profiler.enable()
+                measured = await remote.run()
+                written, distinct = await count_rows(runtime)
+            finally:
+                await stop_remote_bot(runtime, bot, task)
+        finally:
+            await remote.stop()
+    if profiler is not None and profile is not None:
+        profiler.disable()
+        profiler.dump_stats(str(profile))
+
+    press_ms = measured["press_ms"]
+    idle_s, during_s = summary(measured["idle"]), summary(measured["during"])
+    return {
+        "members": members,
+        "standin": "same process" if same_process else "own process",
+        "dispatch_span_s": measured["dispatch_span_s"],
+        "press": summary(press_ms),
+        "answers_over_3s": sum(1 for v in press_ms if v >= 3000),
+        "answers_not_accepted": measured["answers_not_accepted"],
+        "answers_not_ephemeral": measured["answers_not_ephemeral"],
+        "rows_written": written,
+        "distinct_members": distinct,
+        "week_idle": idle_s,
+        "week_during_burst": during_s,
+        "week_p99_ratio": round(during_s["p99_ms"] / idle_s["p99_ms"], 2),
+        "deadline_misses": measured["deadline_misses"],
+        "bot_cpu_ms": measured.get("bot_cpu_ms", {}),
+        "bot_gc_pauses_ms": measured.get("gc_pauses_ms", {}),
+        "load_average": [round(v, 2) for v in os.getloadavg()],
+    }
+
+
+async def count_rows(runtime: Runtime) -> tuple[int, int]:
+    async with runtime.sessionmaker() as session:
+        written = (await session.execute(select(func.count()).select_from(db.Attendance))).scalar_one()
+        distinct = (await session.execute(select(func.count(func.distinct(db.Attendance.member_id))))).scalar_one()
+    return int(written), int(distinct)
 
 
 def table(result: dict[str, Any]) -> str:
     press, idle, burst = result["press"], result["week_idle"], result["week_during_burst"]
+    load = result["load_average"]
     rows = [
+        ("stand-in + load generator", result["standin"], f"load average {load[0]}/{load[1]}/{load[2]}"),
         ("presses dispatched within", f"{result['dispatch_span_s']} s", f"{result['members']} members"),
         ("press answer p50 / p99 / max", f"{press['p50_ms']} / {press['p99_ms']} / {press['max_ms']} ms", "< 3 s"),
         (
@@ -176,6 +399,17 @@ def table(result: dict[str, Any]) -> str:
         ("/week during burst p50 / p99", f"{burst['p50_ms']} / {burst['p99_ms']} ms ({burst['n']} probes)", ""),
         ("/week p99 burst ÷ idle", f"{result['week_p99_ratio']}x", "≤ 1.5x"),
     ]
+    cpu = result["bot_cpu_ms"]
+    if cpu:
+        per_week = cpu["idle"] / max(1, idle["n"])
+        per_press = (cpu["burst"] - per_week * burst["n"]) / max(1, result["members"])
+        rows.append(
+            (
+                "bot loop CPU per /week / per press",
+                f"{per_week:.2f} / {per_press:.2f} ms",
+                "CPU time, not wall: barely moved by other jobs",
+            )
+        )
     width = max(len(r[0]) for r in rows)
     return "\n".join(f"{name:<{width}}  {value:<40}  {target}" for name, value, target in rows)
 
@@ -185,9 +419,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--members", type=int, default=200)
     parser.add_argument("--probes", type=int, default=200, help="idle /week probes")
     parser.add_argument("--json", type=Path, default=ROOT / "bench" / "practice_results.json")
-    parser.add_argument("--profile", type=Path, default=None, help="write a cProfile of the burst here")
+    parser.add_argument("--profile", type=Path, default=None, help="write a cProfile of the bot during the burst")
+    parser.add_argument(
+        "--same-process",
+        action="store_true",
+        help="run the stand-in in the bot's process and event loop (the old set-up: its work is charged to the bot)",
+    )
     args = parser.parse_args(argv)
-    result = asyncio.run(run(args.members, args.probes, args.profile))
+    result = asyncio.run(run(args.members, args.probes, args.profile, same_process=args.same_process))
     print(table(result))
     args.json.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     return 0

@@ -11,7 +11,9 @@ Run from the repository root::
 2. `/week` latency through the real bot (`bot.offline.start_offline`, `studybot run`'s own path) and the local
    stand-in, with the bundled study: idle, then while 20 `/progress` commands are in flight at once
    (re-issued as they finish). Latency = stand-in dispatch → the interaction callback, as in bench/run.py.
-   The pictures are drawn in the bot's render pool (2 threads), in the same process as the stand-in and bot.
+   The pictures are drawn in the bot's render pool (worker processes at idle CPU priority). The stand-in and
+   the load generator run in a process of their own, as Discord is not in the bot's process
+   (`--same-process` for the old set-up, where their work was charged to the bot's event loop).
 
 Only 127.0.0.1 is contacted. Prints a table; nothing here is part of the test suite.
 """
@@ -27,18 +29,21 @@ import random
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from bench.practice import RemoteStandIn, start_remote_bot, stop_remote_bot  # noqa: E402
 from bot.clock import ShiftedClock  # noqa: E402
 from bot.core.schedule import Session  # noqa: E402
 from bot.offline import start_offline  # noqa: E402
 from bot.render.progress import ProgressData, build_progress, progress_labels, render_pages, split_progress  # noqa: E402
+from standin import StandIn  # noqa: E402
 
 START = datetime(2026, 12, 3, 0, 0, tzinfo=UTC)
 NAMES = ["강동연", "김동영", "김정은", "노지민", "박설현", "박성돈", "박장호", "이재준", "장혜선", "차수연"]
@@ -92,23 +97,28 @@ def synthetic(members: int, weeks: int, seed: int = 7) -> list[ProgressData]:
 
 
 def bench_pool(members: int, weeks: int, runs: int) -> dict[str, float]:
-    """The same picture the way `/progress` draws it: each page in the bot's render pool (2 spawned processes)."""
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
-
-    from bot.exts.progress._cog import RENDER_WORKERS, lower_priority
+    """The same picture the way `/progress` draws it: each page in the bot's render pool (spawned processes at
+    idle CPU priority, `bot.render.pool`)."""
+    from bot.render.pool import RENDER_WORKERS, RenderPool
     from bot.render.progress import render_progress
 
     pages = synthetic(members, weeks)
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=RENDER_WORKERS, mp_context=context, initializer=lower_priority) as pool:
-        for _ in range(2):  # warm-up: both workers import matplotlib and load the font
-            list(pool.map(render_progress, pages * RENDER_WORKERS))
-        times = []
-        for _ in range(runs):
-            started = time.perf_counter()
-            list(pool.map(render_progress, pages))
-            times.append((time.perf_counter() - started) * 1000)
+
+    async def measure() -> list[float]:
+        pool = RenderPool()
+        try:
+            for _ in range(2):  # warm-up: every worker imports matplotlib and loads the font
+                await asyncio.gather(*(pool.run(render_progress, page) for page in pages * RENDER_WORKERS))
+            times = []
+            for _ in range(runs):
+                started = time.perf_counter()
+                await asyncio.gather(*(pool.run(render_progress, page) for page in pages))
+                times.append((time.perf_counter() - started) * 1000)
+            return times
+        finally:
+            await pool.close()
+
+    times = asyncio.run(measure())
     return {"pages": len(pages), "p50": percentile(times, 50), "p99": percentile(times, 99), "max": max(times)}
 
 
@@ -123,62 +133,102 @@ def bench_render(members: int, weeks: int, runs: int) -> dict[str, float]:
     return {"pages": len(pages), "p50": percentile(times, 50), "p99": percentile(times, 99), "max": max(times)}
 
 
-async def bench_week(requests: int, concurrent: int) -> dict[str, dict[str, float]]:
+async def drive_progress(
+    standin: StandIn, requests: int, concurrent: int, mark: Callable[[str], None] = lambda _phase: None
+) -> dict[str, Any]:
+    """The stand-in's side: `/week` idle, then while `concurrent` `/progress` are kept in flight."""
+    world = standin.defaults
+    assert world is not None
+
+    async def week() -> float:
+        handle = await standin.invoke("week", {}, user_id=world.member_user_id, locale="ko")
+        record = await handle.wait_response(timeout=30)
+        assert record.accepted and record.latency is not None
+        return record.latency * 1000
+
+    for _ in range(20):
+        await week()
+    mark("idle")
+    idle = [await week() for _ in range(requests)]
+    mark("warm-up")
+
+    pictures = 0
+    stop = asyncio.Event()
+
+    async def keep_drawing() -> None:
+        nonlocal pictures
+        while not stop.is_set():
+            handle = await standin.invoke("progress", {}, user_id=world.member_user_id, locale="ko")
+            await handle.wait_reply(timeout=120)
+            pictures += 1
+
+    drawers = [asyncio.create_task(keep_drawing()) for _ in range(concurrent)]
+    # Let the render workers start and the pictures flow before measuring (the first ones wait for the workers).
+    await standin.wait_until(lambda: pictures >= concurrent, timeout=120)
+    mark("loaded")
+    before, started = pictures, time.perf_counter()
+    loaded = [await week() for _ in range(requests)]
+    while time.perf_counter() - started < 3.0:  # long enough for pictures to arrive while /week is probed
+        loaded.append(await week())
+    elapsed = time.perf_counter() - started
+    drawn = pictures - before
+    mark("end")
+    stop.set()
+    await asyncio.gather(*drawers)
+    return {"idle": idle, "loaded": loaded, "pictures_per_s": drawn / elapsed}
+
+
+async def bench_week(requests: int, concurrent: int, *, same_process: bool = False) -> dict[str, Any]:
     clock = ShiftedClock()
     clock.set(START - timedelta(days=2))
     with tempfile.TemporaryDirectory(prefix="studybot-progress-") as workdir:
-        offline = await start_offline(Path(workdir), clock=clock, backoff_base=0.05)
-        try:
-            standin = offline.standin
-            world = standin.defaults
-            assert world is not None
-
-            async def week() -> float:
-                handle = await standin.invoke("week", {}, user_id=world.member_user_id, locale="ko")
-                record = await handle.wait_response(timeout=30)
-                assert record.accepted and record.latency is not None
-                return record.latency * 1000
-
-            for _ in range(20):
-                await week()
-            idle = [await week() for _ in range(requests)]
-
-            pictures = 0
-            stop = asyncio.Event()
-
-            async def keep_drawing() -> None:
-                nonlocal pictures
-                while not stop.is_set():
-                    handle = await standin.invoke("progress", {}, user_id=world.member_user_id, locale="ko")
-                    await handle.wait_reply(timeout=120)
-                    pictures += 1
-
-            drawers = [asyncio.create_task(keep_drawing()) for _ in range(concurrent)]
-            await asyncio.sleep(1.0)  # let the first pictures get going
-            started = time.perf_counter()
-            loaded = [await week() for _ in range(requests)]
-            elapsed = time.perf_counter() - started
-            stop.set()
-            await asyncio.gather(*drawers)
-        finally:
-            await offline.stop()
+        if same_process:
+            offline = await start_offline(Path(workdir), clock=clock, backoff_base=0.05)
+            try:
+                measured = await drive_progress(offline.standin, requests, concurrent)
+            finally:
+                await offline.stop()
+        else:
+            remote = RemoteStandIn(0, "progress", requests=requests, concurrent=concurrent)
+            info = await remote.start()
+            try:
+                runtime, bot, task = await start_remote_bot(Path(workdir), info, clock=clock, backoff_base=0.05)
+                try:
+                    measured = await remote.run()
+                finally:
+                    await stop_remote_bot(runtime, bot, task)
+            finally:
+                await remote.stop()
 
     def summary(values: list[float]) -> dict[str, float]:
         return {"n": len(values), "p50": percentile(values, 50), "p99": percentile(values, 99), "max": max(values)}
 
-    return {"idle": summary(idle), "loaded": summary(loaded), "pictures_per_s": {"value": pictures / elapsed}}
+    return {
+        "idle": summary(measured["idle"]),
+        "loaded": summary(measured["loaded"]),
+        "pictures_per_s": {"value": measured["pictures_per_s"]},
+        "bot_cpu_ms": measured.get("bot_cpu_ms", {}),
+        "gc": measured.get("gc_pauses_ms", {}),
+    }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--week-only", action="store_true", help="only the /week measurement (no render timings)")
+    parser.add_argument(
+        "--same-process",
+        action="store_true",
+        help="run the stand-in in the bot's process and event loop (the old set-up: its work is charged to the bot)",
+    )
     args = parser.parse_args()
     runs_small, runs_big, requests = (5, 2, 30) if args.quick else (60, 12, 200)
 
-    small = bench_render(10, 9, runs_small)
-    big = bench_render(200, 52, runs_big)
-    big_pool = bench_pool(200, 52, runs_big)
-    week = asyncio.run(bench_week(requests, 20))
+    nan = {"pages": 0, "p50": math.nan, "p99": math.nan, "max": math.nan}
+    small = nan if args.week_only else bench_render(10, 9, runs_small)
+    big = nan if args.week_only else bench_render(200, 52, runs_big)
+    big_pool = nan if args.week_only else bench_pool(200, 52, runs_big)
+    week = asyncio.run(bench_week(requests, 20, same_process=args.same_process))
 
     load = os.getloadavg()
     print(
@@ -201,8 +251,16 @@ def main() -> None:
     ratio = loaded["p99"] / idle["p99"]
     print(
         f"/week p99 loaded / idle: {ratio:.2f}x (target <= 1.5x); "
-        f"{week['pictures_per_s']['value']:.1f} pictures/s drawn meanwhile"
+        f"{week['pictures_per_s']['value']:.1f} pictures/s drawn meanwhile; stand-in and load generator in "
+        f"{'the bot process' if args.same_process else 'their own process'}"
     )
+    cpu = week["bot_cpu_ms"]
+    if cpu:
+        print(
+            f"bot event-loop CPU per /week: idle {cpu['idle'] / idle['n']:.2f} ms, "
+            f"loaded {cpu['loaded'] / loaded['n']:.2f} ms (loop CPU includes the /progress work in between); "
+            f"GC pauses {week['gc']}"
+        )
 
 
 if __name__ == "__main__":

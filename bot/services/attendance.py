@@ -139,7 +139,28 @@ class CheckinWriter:
             return {tuple(row) for row in result.all()}
 
 
+class _PressFacts:
+    """What every press of one snapshot needs, computed once per snapshot (snapshots are immutable and
+    replaced on every change): the schedule and the roster by Discord account."""
+
+    __slots__ = ("by_user", "schedule", "snap")
+
+    def __init__(self, snap: StudySnapshot) -> None:
+        self.snap = snap
+        self.schedule = schedule_of(snap)
+        self.by_user = {m.discord_user_id: m for m in snap.members if m.discord_user_id is not None}
+
+
 class AttendanceService(Service):
+    def _press_facts(self, snap: StudySnapshot) -> _PressFacts:
+        cache: dict[int, _PressFacts] | None = getattr(self, "_press_cache", None)
+        if cache is None:
+            cache = self._press_cache = {}
+        facts = cache.get(snap.id)
+        if facts is None or facts.snap is not snap:
+            facts = cache[snap.id] = _PressFacts(snap)
+        return facts
+
     def _writer(self) -> CheckinWriter:
         writer: CheckinWriter | None = getattr(self, "_checkin_writer", None)
         if writer is None:
@@ -154,7 +175,8 @@ class AttendanceService(Service):
         whose window is open now (`/checkin`). Raises UserError (outside the window, cancelled, not linked)."""
         snap = self.snapshot(guild_id)
         now = self.clock.now()
-        schedule = schedule_of(snap)
+        facts = self._press_facts(snap)
+        schedule = facts.schedule
         if original_date is None:
             found = session_to_check_in(schedule, snap.practice, now)
             if isinstance(found, CheckinRefusal):
@@ -168,7 +190,7 @@ class AttendanceService(Service):
         status = checkin_status(session, snap.practice, now)
         if isinstance(status, CheckinRefusal):
             raise UserError(status.key, **status.params)
-        member = linked_member(snap, user_id)
+        member = facts.by_user.get(user_id)
         if member is None:
             raise NotLinked()
         values = {
