@@ -27,6 +27,7 @@ import asyncio
 import contextlib
 import cProfile
 import gc
+import itertools
 import json
 import multiprocessing
 import os
@@ -237,7 +238,7 @@ class RemoteStandIn:
         }
         await asyncio.sleep(0)
         phases = list(cpu)
-        result["bot_cpu_ms"] = {a: round(cpu[b] - cpu[a], 1) for a, b in zip(phases, phases[1:], strict=False)}
+        result["bot_cpu_ms"] = {a: round(cpu[b] - cpu[a], 1) for a, b in itertools.pairwise(phases)}
         return result
 
     async def stop(self) -> None:

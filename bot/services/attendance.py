@@ -155,7 +155,8 @@ class AttendanceService(Service):
     def _press_facts(self, snap: StudySnapshot) -> _PressFacts:
         cache: dict[int, _PressFacts] | None = getattr(self, "_press_cache", None)
         if cache is None:
-            cache = self._press_cache = {}
+            cache = {}
+            self._press_cache = cache
         facts = cache.get(snap.id)
         if facts is None or facts.snap is not snap:
             facts = cache[snap.id] = _PressFacts(snap)
