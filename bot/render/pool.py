@@ -18,6 +18,7 @@ import multiprocessing
 import os
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from typing import TypeVar
 
 RENDER_WORKERS = 2  # pages of a big study are drawn side by side; idle priority keeps them off the loop's way
@@ -64,9 +65,18 @@ class RenderPool:
         return self._executor
 
     async def run(self, fn: Callable[..., T], *args: object) -> T:
-        """`fn(*args)` in a worker; `fn` and the arguments must be picklable (module-level function, data)."""
+        """`fn(*args)` in a worker; `fn` and the arguments must be picklable (module-level function, data).
+        A worker that died (killed, out of memory) breaks only the calls in flight: the next call starts a
+        fresh pool."""
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._get(), fn, *args)
+        executor = self._get()
+        try:
+            return await loop.run_in_executor(executor, fn, *args)
+        except BrokenProcessPool:
+            if self._executor is executor:
+                self._executor = None
+                executor.shutdown(wait=False, cancel_futures=True)
+            raise
 
     async def close(self) -> None:
         """Stop the workers (pictures still queued are cancelled); later `run` calls raise."""

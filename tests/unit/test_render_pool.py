@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from concurrent.futures.process import BrokenProcessPool
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -50,3 +51,13 @@ async def test_the_bot_owns_one_pool_shared_by_the_recap_and_closes_it(tmp_path:
             await bot.render_pool.run(os.getpid)
     finally:
         await runtime.close()
+
+
+async def test_a_worker_that_dies_breaks_only_that_call_and_the_next_one_gets_a_fresh_pool() -> None:
+    pool = RenderPool(workers=1)
+    try:
+        with pytest.raises(BrokenProcessPool):
+            await pool.run(os._exit, 1)  # the worker process dies mid-call
+        assert await pool.run(os.getpid) != os.getpid()
+    finally:
+        await pool.close()
