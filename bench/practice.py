@@ -5,10 +5,13 @@ Run from the repository root (a script, not a test)::
     .venv/bin/python bench/practice.py              # 200 presses, 200 idle /week probes
     .venv/bin/python bench/practice.py --members 50 --probes 50   # a quick smoke run
 
-The real bot runs through `studybot run`'s own start-up path (`bot.offline.start_offline`) against the local
-stand-in, on a SQLite file, with the bundled study and N roster members linked to N stand-in users. The bot's
-clock is set just before the check-in window opens, so it posts the session-start message with its button;
-then:
+The real bot runs through `studybot run`'s own start-up path (config file → `open_runtime` → `prepare` →
+`create_bot` → `run_bot`), on a SQLite file, with the bundled study and N roster members linked to N stand-in
+users. The stand-in and the load generator (the presses, the `/week` probes, the timing) run in a process of
+their own, as Discord is not in the bot's process: building 200 interactions and receiving 200 answers is not
+the bot's work (`--same-process` runs them in the bot's event loop, the earlier set-up, for comparison). The
+bot's clock is set just before the check-in window opens, so it posts the session-start message with its
+button; then:
 
 1. idle: `/week` invoked sequentially (`--probes` times): latency = stand-in dispatch of INTERACTION_CREATE →
    stand-in receiving the interaction callback;
@@ -16,6 +19,10 @@ then:
    even intervals within one second, while `/week` is probed sequentially the whole time. Reported: press
    answer latency p50/p99/max, answers over 3 s, answers not ephemeral, rows written (must be N, one per
    member), and `/week` p99 during the burst against its idle p99 (target: within 1.5x).
+
+Also reported: the load average, the CPU time the bot's event-loop thread spent per `/week` and per press
+(`time.thread_time`, barely moved by other jobs on the machine, unlike the latencies) and its GC pauses.
+`--profile FILE` writes a cProfile of the bot's process over both phases.
 
 Prints a table and writes `bench/practice_results.json`. Only 127.0.0.1 is contacted.
 """
@@ -411,6 +418,10 @@ def table(result: dict[str, Any]) -> str:
                 "CPU time, not wall: barely moved by other jobs",
             )
         )
+    pauses = result["bot_gc_pauses_ms"]
+    if pauses:
+        text = ", ".join(f"{gen} {p['n']}× max {p['max']} ms" for gen, p in pauses.items())
+        rows.append(("bot GC pauses (idle + burst)", text, ""))
     width = max(len(r[0]) for r in rows)
     return "\n".join(f"{name:<{width}}  {value:<40}  {target}" for name, value, target in rows)
 
@@ -420,7 +431,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--members", type=int, default=200)
     parser.add_argument("--probes", type=int, default=200, help="idle /week probes")
     parser.add_argument("--json", type=Path, default=ROOT / "bench" / "practice_results.json")
-    parser.add_argument("--profile", type=Path, default=None, help="write a cProfile of the bot during the burst")
+    parser.add_argument(
+        "--profile", type=Path, default=None, help="write a cProfile of the bot (idle probes and burst)"
+    )
     parser.add_argument(
         "--same-process",
         action="store_true",
