@@ -40,7 +40,7 @@ from bot.delivery.event_plan import (
     read_marker,
     reconcile,
 )
-from bot.delivery.pacing import RateGate
+from bot.delivery.pacing import Priority
 from bot.i18n import t
 from bot.services.directory import StudyDirectory
 
@@ -51,9 +51,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 EVENTS_AHEAD = 4
-# Scheduled-event calls share Discord's 50 requests/s with reminders (paced at 45/s): events get the rest.
-# A first sync of 1,000 servers therefore takes ~22 minutes, which is fine: events are not time-critical.
-EVENTS_PER_SECOND = 3.0
+# Scheduled-event calls draw on the process's one rate budget (the reminder runner's gate), after every
+# reminder and notice waiting for a slot: a first sync of many servers runs at the full budget when nothing
+# is due, and steps aside within a slot when a reminder minute comes.
 PROBLEM_KEY = "events"
 
 
@@ -132,7 +132,6 @@ class EventSync:
         sessionmaker: async_sessionmaker[AsyncSession],
         clock: Clock,
         reminders: ReminderRunner,
-        rate_per_second: float = EVENTS_PER_SECOND,
     ) -> None:
         self.bot = bot
         self.directory = directory
@@ -141,7 +140,7 @@ class EventSync:
         self.reminders = reminders
         self._locks: dict[int, asyncio.Lock] = {}
         self._reconciled: set[int] = set()  # studies whose links were checked against Discord since start
-        self.gate = RateGate(rate_per_second)
+        self.gate = reminders.gate  # one budget per process; events wait behind reminders
 
     async def on_study_changed(self, study_id: int, timing: bool) -> None:
         if self.bot.is_ready():
@@ -199,14 +198,14 @@ class EventSync:
         http = self.bot.http
         for event_id in actions.delete:
             try:
-                await self.gate.wait()
+                await self.gate.wait(Priority.EVENT)
                 await http.delete_scheduled_event(snap.guild_id, event_id)
             except discord.NotFound:
                 pass  # already gone (deleted by hand or ended): just forget it
             await self._forget(snap.id, event_id)
         for event_id, spec in actions.update:
             try:
-                await self.gate.wait()
+                await self.gate.wait(Priority.EVENT)
                 await http.edit_scheduled_event(snap.guild_id, event_id, **self._payload(spec))
             except discord.NotFound:
                 await self._forget(snap.id, event_id)
@@ -218,7 +217,7 @@ class EventSync:
             # event all the same: the next sync lists the guild's events again to delete any such double.
             self._reconciled.discard(snap.id)
         for spec in actions.create:
-            await self.gate.wait()
+            await self.gate.wait(Priority.EVENT)
             data = await http.create_guild_scheduled_event(snap.guild_id, **self._payload(spec))
             await self._remember(snap.id, spec, int(data["id"]))
 
@@ -226,7 +225,7 @@ class EventSync:
         self, snap: StudySnapshot, links: dict[date, tuple[int, str]], desired: list[EventSpec]
     ) -> dict[date, tuple[int, str]]:
         """Check the recorded links against the guild's events; adopt or delete the bot's unrecorded ones."""
-        await self.gate.wait()
+        await self.gate.wait(Priority.EVENT)
         raw: Any = await self.bot.http.get_scheduled_events(snap.guild_id, False)
         listed: list[dict[str, Any]] = list(raw)
         bot_id = self.bot.user.id if self.bot.user else None
@@ -246,7 +245,7 @@ class EventSync:
         for event_id in result.delete:
             log.info("study %s: deleting duplicate server event %s", snap.id, event_id)
             try:
-                await self.gate.wait()
+                await self.gate.wait(Priority.EVENT)
                 await self.bot.http.delete_scheduled_event(snap.guild_id, event_id)
             except discord.NotFound:
                 pass

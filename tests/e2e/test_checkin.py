@@ -17,7 +17,8 @@ from bot.db import models as db
 from bot.offline import OfflineBot, start_bot, start_offline
 from bot.services.base import Actor
 from standin import MessageRecord, StandIn
-from tests.e2e.test_crash_restart import kill, ledger, prepare_study, spawn
+from tests.e2e.procs import kill, spawn
+from tests.e2e.test_crash_restart import ledger, prepare_study
 
 pytestmark = pytest.mark.practice
 

@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from standin import StandIn
-from tests.e2e.test_crash_restart import MESSAGES, kill, ledger, prepare_study, spawn, wait_for_status
+from tests.e2e.procs import MESSAGES, kill, spawn
+from tests.e2e.test_crash_restart import ledger, prepare_study, wait_for_status
 
 pytestmark = pytest.mark.e2e
 

@@ -7,9 +7,6 @@ system clock; the study is shaped so that a reminder is already due (late) when 
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
-import sys
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -26,9 +23,7 @@ from bot.offline import BUNDLED_STUDY, write_config
 from bot.runtime import open_runtime
 from bot.services.base import Actor
 from standin import StandIn
-
-MESSAGES = r"/channels/\d+/messages"
-ROOT = Path(__file__).resolve().parents[2]
+from tests.e2e.procs import MESSAGES, kill, spawn
 
 
 async def prepare_study(
@@ -75,28 +70,6 @@ async def prepare_study(
         channel_id=world.channel_id,
         ping_role_id=world.study_role_id,
     )
-
-
-async def spawn(config: Path) -> asyncio.subprocess.Process:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    return await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bot",
-        "run",
-        "--config",
-        str(config),
-        cwd=ROOT,
-        env=env,
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.DEVNULL,
-    )
-
-
-async def kill(process: asyncio.subprocess.Process) -> None:
-    if process.returncode is None:
-        process.send_signal(signal.SIGKILL)
-    await process.wait()
 
 
 async def ledger(config_dir: Path) -> list[db.Delivery]:

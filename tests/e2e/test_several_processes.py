@@ -10,9 +10,6 @@ system clock; every study is shaped so that its reminder is already due when the
 from __future__ import annotations
 
 import asyncio
-import os
-import sys
-import uuid
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -28,15 +25,14 @@ from bot.config import Settings
 from bot.core.definition import StudyDefinition, load_definition
 from bot.core.sharding import shard_of
 from bot.db import models as db
-from bot.offline import BUNDLED_STUDY, start_bot, write_config
+from bot.offline import BUNDLED_STUDY, start_bot
 from bot.runtime import open_runtime
 from bot.services.base import Actor
 from standin import StandIn
 from tests.conftest import POSTGRES_URL
-from tests.e2e.test_crash_restart import kill, spawn
+from tests.e2e.procs import default_world_config, kill, spawn, text_of, throwaway_database
 
 pytestmark = pytest.mark.e2e
-ROOT = Path(__file__).resolve().parents[2]
 SHARDS = 6
 STUDIES = 60
 
@@ -58,21 +54,8 @@ async def pg_url() -> AsyncIterator[str]:
     """A fresh PostgreSQL database for this test, dropped after it."""
     if not POSTGRES_URL:
         pytest.skip("several processes share PostgreSQL: set STUDYBOT_TEST_POSTGRES_URL to run this test")
-    import asyncpg
-
-    admin_dsn = POSTGRES_URL.replace("postgresql+asyncpg://", "postgresql://")
-    name = f"studybot_t_{uuid.uuid4().hex[:12]}"
-    admin = await asyncpg.connect(admin_dsn)
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-    yield POSTGRES_URL.rsplit("/", 1)[0] + "/" + name
-    admin = await asyncpg.connect(admin_dsn)
-    try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await admin.close()
+    async with throwaway_database(POSTGRES_URL) as url:
+        yield url
 
 
 async def many_studies(standin: StandIn, url: str) -> dict[int, int]:
@@ -144,23 +127,7 @@ def shared_config(path: Path, standin: StandIn, url: str, channels: dict[int, in
 
 
 async def spawn_shards(config: Path, shards: str, log: Path) -> asyncio.subprocess.Process:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    env.pop("STUDYBOT_DATABASE_URL", None)
-    with log.open("ab") as err:
-        return await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "bot",
-            "run",
-            "--config",
-            str(config),
-            "--shards",
-            shards,
-            cwd=ROOT,
-            env=env,
-            stdout=asyncio.subprocess.DEVNULL,
-            stderr=err,
-        )
+    return await spawn(config, log=log, shards=shards, database_from_env=False)
 
 
 @pytest.mark.timeout(600)
@@ -205,35 +172,15 @@ def processes_alive(processes: list[asyncio.subprocess.Process]) -> list[bool]:
 async def test_second_process_on_one_sqlite_file_refuses_to_start(tmp_path: Path, standin: StandIn) -> None:
     world = standin.defaults
     assert world is not None
-    config = write_config(
-        tmp_path / "config.toml",
-        standin=standin,
-        database=tmp_path / "studybot.db",
-        definition=BUNDLED_STUDY,
-        guild_id=world.guild_id,
-        channel_id=world.channel_id,
-        ping_role_id=None,
-    )
+    config = default_world_config(tmp_path, standin)
     first = await spawn(config)
     try:
         await standin.wait_for_session(timeout=30)  # the first one is serving
-        env = {**os.environ, "PYTHONPATH": str(ROOT)}
-        env.pop("STUDYBOT_DATABASE_URL", None)
-        second = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "bot",
-            "run",
-            "--config",
-            str(config),
-            cwd=ROOT,
-            env=env,
-            stdout=asyncio.subprocess.DEVNULL,
-            stderr=asyncio.subprocess.PIPE,
-        )
-        _, err = await asyncio.wait_for(second.communicate(), 60)
+        log = tmp_path / "second.log"
+        second = await spawn(config, log=log, database_from_env=False)
+        await asyncio.wait_for(second.wait(), 60)
         assert second.returncode == 1
-        message = err.decode()
+        message = text_of(log)
         assert "already serving the SQLite database" in message
         assert "PostgreSQL" in message
         assert "Traceback" not in message
@@ -247,15 +194,7 @@ async def test_edit_through_another_process_arrives_within_the_reload_period(
 ) -> None:
     world = standin.defaults
     assert world is not None
-    config = write_config(
-        tmp_path / "config.toml",
-        standin=standin,
-        database=tmp_path / "studybot.db",
-        definition=BUNDLED_STUDY,
-        guild_id=world.guild_id,
-        channel_id=world.channel_id,
-        ping_role_id=None,
-    )
+    config = default_world_config(tmp_path, standin)
     text = config.read_text(encoding="utf-8").replace("[database]\n", "[database]\nreload_seconds = 1\n")
     config.write_text(text, encoding="utf-8")
     offline = await start_bot(config, standin=standin, clock=clock, backoff_base=0.05)
