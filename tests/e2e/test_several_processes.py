@@ -10,7 +10,6 @@ system clock; every study is shaped so that its reminder is already due when the
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -29,17 +28,18 @@ from bot.offline import BUNDLED_STUDY, start_bot
 from bot.runtime import open_runtime
 from bot.services.base import Actor
 from standin import StandIn
-from tests.conftest import POSTGRES_URL
-from tests.e2e.procs import default_world_config, kill, spawn, text_of, throwaway_database
+from tests.e2e.procs import default_world_config, kill, spawn, text_of
 
 pytestmark = pytest.mark.e2e
 SHARDS = 6
 STUDIES = 60
 
 
-def due_now_definition() -> StudyDefinition:
-    """The bundled study with a session 40 minutes from now and a 1h reminder: due (20 minutes ago) now."""
-    start_local = (datetime.now(UTC) + timedelta(minutes=40)).astimezone(ZoneInfo("Asia/Seoul"))
+def due_now_definition(start: datetime | None = None) -> StudyDefinition:
+    """The bundled study with a session 40 minutes from now (or at `start`, a whole minute) and a 1h reminder:
+    due (20 minutes ago) now, or an hour before `start`."""
+    start = start or datetime.now(UTC) + timedelta(minutes=40)
+    start_local = start.astimezone(ZoneInfo("Asia/Seoul"))
     return replace(
         load_definition(BUNDLED_STUDY),
         weekday=start_local.weekday(),
@@ -49,36 +49,43 @@ def due_now_definition() -> StudyDefinition:
     )
 
 
-@pytest.fixture
-async def pg_url() -> AsyncIterator[str]:
-    """A fresh PostgreSQL database for this test, dropped after it."""
-    if not POSTGRES_URL:
-        pytest.skip("several processes share PostgreSQL: set STUDYBOT_TEST_POSTGRES_URL to run this test")
-    async with throwaway_database(POSTGRES_URL) as url:
-        yield url
-
-
-async def many_studies(standin: StandIn, url: str) -> dict[int, int]:
-    """`STUDIES` servers spread evenly over the shards, each with a study whose reminder is due; guild → channel."""
+async def many_studies(
+    standin: StandIn,
+    url: str,
+    *,
+    count: int = STUDIES,
+    definition: StudyDefinition | None = None,
+    practice_off: bool = True,
+) -> dict[int, int]:
+    """`count` servers spread evenly over the shards, each with a study whose reminder is due (or the study
+    `definition`); guild → channel. `practice_off`: the practice posts switched off, for a study whose session
+    is so near that its nudge would be due too."""
     channels: dict[int, int] = {}
-    for n in range(STUDIES):
+    for n in range(count):
         guild_id = ((5000 + n) << 22) | 7  # shard n % SHARDS
         standin.add_guild(guild_id, name=f"study server {n}")
         channels[guild_id] = standin.add_channel(guild_id, "reminders")
-    definition = due_now_definition()
+    definition = definition or due_now_definition()
     runtime = await open_runtime(
         Settings(token="", database_url=url), clock=FrozenClock(datetime.now(UTC) - timedelta(days=1))
     )
-    try:
-        for guild_id, channel_id in channels.items():
+    together = asyncio.Semaphore(4)  # a few imports at a time: the database serves them in parallel
+
+    async def import_one(guild_id: int, channel_id: int) -> None:
+        async with together:
             await runtime.services.definitions.import_definition(
                 guild_id=guild_id, definition=definition, actor=Actor.cli(), reminder_channel_id=channel_id
             )
+
+    try:
+        await asyncio.gather(*(import_one(g, c) for g, c in channels.items()))
+        if practice_off:
             await runtime.directory.load_all()
-            # This test is about reminders: the practice posts (a nudge would be due as well) are off.
-            await runtime.services.attendance.update_practice(
-                guild_id=guild_id, actor=Actor.cli(), nudge_offset=0, recap=False, checkin_post=False
-            )
+            for guild_id in channels:
+                # This test is about reminders: the practice posts (a nudge would be due as well) are off.
+                await runtime.services.attendance.update_practice(
+                    guild_id=guild_id, actor=Actor.cli(), nudge_offset=0, recap=False, checkin_post=False
+                )
     finally:
         await runtime.close()
     return channels
