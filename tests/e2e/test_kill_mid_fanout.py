@@ -17,18 +17,15 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import update
 
-from bot.config import Settings
 from bot.core.sharding import shard_of
-from bot.db import models as db
-from bot.runtime import open_runtime
 from standin import StandIn
 from tests.e2e.procs import READY_LINE, kill, spawn, stopped, wait_for_log
 from tests.e2e.test_several_processes import (
     SHARDS,
     due_now_definition,
     many_studies,
+    move_sessions,
     sent_by_guild,
     shared_config,
     wait_all_sent,
@@ -42,27 +39,6 @@ LEAD = timedelta(seconds=40)
 
 def next_minute_after(moment: datetime) -> datetime:
     return (moment + timedelta(minutes=1)).replace(second=0, microsecond=0)
-
-
-async def move_sessions(url: str, start: datetime) -> None:
-    """Every study's first session at `start` (a whole minute), its practice posts off — written straight into
-    the table before any process runs (200 imports again would take longer than the lead they are timed by)."""
-    shaped = due_now_definition(start)
-    runtime = await open_runtime(Settings(token="", database_url=url), migrate=False)
-    try:
-        async with runtime.sessionmaker() as session, session.begin():
-            await session.execute(
-                update(db.Study).values(
-                    weekday=shaped.weekday,
-                    first_session=shaped.first_session,
-                    start_time=shaped.start_time.strftime("%H:%M"),
-                    nudge_offset_minutes=0,
-                    recap_enabled=False,
-                    checkin_post_enabled=False,
-                )
-            )
-    finally:
-        await runtime.close()
 
 
 async def kill_mid_share(
