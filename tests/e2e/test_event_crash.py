@@ -66,14 +66,15 @@ async def prepare(tmp_path: Path, standin: StandIn) -> tuple[Path, str]:
 
 
 async def recorded(tmp_path: Path) -> dict[str, int]:
-    """The scheduled_event rows: session date → Discord event id."""
+    """The scheduled_event rows that record an event: session date → Discord event id."""
     runtime = await open_runtime(
         Settings(token="", database_url=f"sqlite+aiosqlite:///{tmp_path / 'studybot.db'}"), migrate=False
     )
     try:
         async with runtime.sessionmaker() as session:
             rows = (await session.execute(select(db.ScheduledEventLink))).scalars()
-            return {row.original_date.isoformat(): row.discord_event_id for row in rows}
+            # A row with no event id is a creation claim, not a record of an event.
+            return {row.original_date.isoformat(): row.discord_event_id for row in rows if row.discord_event_id}
     finally:
         await runtime.close()
 
