@@ -38,7 +38,6 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-import tomli_w  # noqa: E402
 from sqlalchemy import func, select  # noqa: E402
 
 from bot.clock import FrozenClock  # noqa: E402
@@ -51,7 +50,7 @@ from bot.runtime import open_runtime  # noqa: E402
 from bot.services.base import Actor  # noqa: E402
 from standin import StandIn  # noqa: E402
 from tests.e2e.procs import READY_LINE, kill, spawn, stopped, throwaway_database, wait_for_log  # noqa: E402
-from tests.e2e.test_several_processes import move_sessions  # noqa: E402
+from tests.e2e.test_several_processes import move_sessions, shared_config  # noqa: E402
 
 GLOBAL_LIMIT = 50
 MESSAGES_ROUTE = "POST /channels/{channel_id}/messages"
@@ -110,22 +109,6 @@ async def ledger_statuses(url: str) -> dict[str, int]:
         await runtime.close()
 
 
-def write_config(path: Path, standin: StandIn, url: str, channels: dict[int, int]) -> Path:
-    first = next(iter(channels.items()))
-    config = {
-        "discord": {
-            "token": standin.app.token,
-            "api_base_url": standin.api_base_url,
-            "gateway_url": standin.gateway_url,
-        },
-        "database": {"url": url},
-        "logging": {"level": "INFO"},
-        "study": [{"guild_id": first[0], "reminder_channel_id": first[1]}],
-    }
-    path.write_text(tomli_w.dumps(config), encoding="utf-8")
-    return path
-
-
 def next_minute_after(moment: datetime) -> datetime:
     return (moment + timedelta(minutes=1)).replace(second=0, microsecond=0)
 
@@ -145,7 +128,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             result["seed_s"] = round(time.perf_counter() - started, 1)
             due = next_minute_after(datetime.now(UTC) + timedelta(seconds=args.lead))
             await move_sessions(url, due + timedelta(hours=1))
-            config = write_config(workdir / "config.toml", standin, url, channels)
+            # The config names one study: each process loads every study of its shards from the database.
+            first = dict([next(iter(channels.items()))])
+            config = shared_config(workdir / "config.toml", standin, url, first, level="INFO")
             specs = ranges(args.processes, args.shards)
             logs = [workdir / f"bot-{i}.log" for i in range(len(specs))]
             processes = [

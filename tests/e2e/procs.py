@@ -71,6 +71,16 @@ async def stopped(process: asyncio.subprocess.Process, signum: int, *, timeout: 
     return code, time.monotonic() - began
 
 
+async def kill_after_first_post(standin: StandIn, config: Path, path: str) -> None:
+    """Start the bot and SIGKILL it as soon as its first POST to `path` (a channel's messages) reached the
+    stand-in: the kill point "claimed, and the send in flight or answered but not recorded"."""
+    process = await spawn(config)
+    try:
+        await standin.wait_until(lambda: len(standin.requests_to("POST", path)) >= 1, timeout=30)
+    finally:
+        await kill(process)
+
+
 def text_of(log: Path) -> str:
     return log.read_text(encoding="utf-8") if log.exists() else ""
 

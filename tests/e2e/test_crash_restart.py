@@ -23,7 +23,7 @@ from bot.offline import BUNDLED_STUDY, write_config
 from bot.runtime import open_runtime
 from bot.services.base import Actor
 from standin import StandIn
-from tests.e2e.procs import MESSAGES, kill, spawn
+from tests.e2e.procs import MESSAGES, kill, kill_after_first_post, spawn
 
 
 async def prepare_study(
@@ -106,11 +106,7 @@ async def test_killed_mid_delivery_then_restarted_delivers_once(
     # answer was lost), otherwise nothing is posted.
     standin.faults.server_error("POST", MESSAGES, count=None, status=500, after_handling=posted_before_crash)
     path = f"/channels/{world.channel_id}/messages"
-    first = await spawn(config)
-    try:
-        await standin.wait_until(lambda: len(standin.requests_to("POST", path)) >= 1, timeout=30)
-    finally:
-        await kill(first)
+    await kill_after_first_post(standin, config, path)
     [row] = await ledger(tmp_path)
     assert row.status == "claimed"  # claimed, never confirmed: the crash left it half-done
     assert len(standin.messages(world.channel_id)) == (1 if posted_before_crash else 0)

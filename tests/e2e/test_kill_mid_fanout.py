@@ -67,8 +67,7 @@ async def test_kill_9_mid_fan_out_then_restart_posts_every_reminder_once(
     channels = await many_studies(standin, pg_url, count=STUDIES, definition=due_now_definition(), practice_off=False)
     due = next_minute_after(datetime.now(UTC) + LEAD)
     await move_sessions(pg_url, due + timedelta(hours=1))
-    config = shared_config(tmp_path / "config.toml", standin, pg_url, channels)
-    config.write_text(config.read_text(encoding="utf-8").replace('"WARNING"', '"INFO"'), encoding="utf-8")
+    config = shared_config(tmp_path / "config.toml", standin, pg_url, channels, level="INFO")
     by_shards: dict[str, list[int]] = {
         spec: [c for g, c in channels.items() if shard_of(g, SHARDS) in (first, first + 1)]
         for spec, first in (("0-1/6", 0), ("2-3/6", 2), ("4-5/6", 4))

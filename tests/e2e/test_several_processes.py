@@ -140,7 +140,8 @@ async def wait_all_sent(url: str, guilds: set[int], *, timeout: float) -> dict[i
         await asyncio.sleep(0.2)
 
 
-def shared_config(path: Path, standin: StandIn, url: str, channels: dict[int, int]) -> Path:
+def shared_config(path: Path, standin: StandIn, url: str, channels: dict[int, int], *, level: str = "WARNING") -> Path:
+    """One config for every process: the stand-in, the database, a `[[study]]` per server in `channels`."""
     config = {
         "discord": {
             "token": standin.app.token,
@@ -148,7 +149,7 @@ def shared_config(path: Path, standin: StandIn, url: str, channels: dict[int, in
             "gateway_url": standin.gateway_url,
         },
         "database": {"url": url},
-        "logging": {"level": "WARNING"},
+        "logging": {"level": level},
         "study": [{"guild_id": g, "reminder_channel_id": c} for g, c in channels.items()],
     }
     path.write_text(tomli_w.dumps(config), encoding="utf-8")
