@@ -80,6 +80,8 @@ from bot.clock import ShiftedClock  # noqa: E402
 from bot.config import Settings  # noqa: E402
 from bot.core.definition import load_definition  # noqa: E402
 from bot.db import models as db  # noqa: E402
+from bot.delivery.pacing import Priority  # noqa: E402
+from bot.delivery.runner import RATE_PER_SECOND  # noqa: E402
 from bot.offline import BUNDLED_STUDY, OfflineBot, start_bot, write_config  # noqa: E402
 from bot.runtime import open_runtime  # noqa: E402
 from bot.services.base import Actor  # noqa: E402
@@ -92,7 +94,7 @@ FIRST_SESSION = datetime(2026, 12, 3, 0, 0, tzinfo=UTC)  # Thursday 09:00 KST
 FANOUT_DUE = FIRST_SESSION - timedelta(days=1)  # the "1d" reminder of every study: all due at the same instant
 
 GLOBAL_LIMIT = 50  # Discord's global limit, requests per second per bot
-BOT_RATE = 45.0  # bot.delivery.runner.RATE_PER_SECOND (the bot's own pacing, below the limit on purpose)
+BOT_RATE = RATE_PER_SECOND  # the bot's own pacing: the global budget less a little headroom for jitter
 GUILD_BASE = 900_000_000_000_000_000  # deterministic ids, so one seeded database serves every scenario
 MESSAGES_ROUTE = "POST /channels/{channel_id}/messages"
 EVENTS_ROUTE = "POST /guilds/{guild_id}/scheduled-events"
@@ -1009,7 +1011,7 @@ def orchestrate(args: argparse.Namespace) -> int:
 
 def unpace_events(offline: OfflineBot) -> None:
     """Let the scheduled-event sync run unthrottled during set-up (see the module docstring)."""
-    offline.bot.events.gate.rate = 10_000.0
+    offline.bot.events.gate.unpaced.add(Priority.EVENT)
 
 
 def child(args: argparse.Namespace) -> int:

@@ -33,7 +33,7 @@ from bot.delivery.discord_poster import DiscordPoster
 from bot.delivery.ledger import DeliveryLedger
 from bot.delivery.practice_posts import PracticeFacts
 from bot.delivery.runner import RATE_PER_SECOND, ReminderRunner
-from bot.delivery.server_events import EVENTS_PER_SECOND, EventSync
+from bot.delivery.server_events import EventSync
 from bot.endpoints import apply_endpoints
 from bot.services.attendance import AttendanceService
 from bot.services.audit import AuditService
@@ -248,6 +248,7 @@ def create_bot(
         backoff_base=backoff_base,
         practice=PracticeFacts(runtime.services.attendance, pool=bot.render_pool),
         rate_per_second=budget_share(runtime.settings.shards, RATE_PER_SECOND),
+        shared=runtime.settings.shards is not None and runtime.settings.shards.several_processes,
     )
     bot.events = EventSync(
         bot=bot,
@@ -255,7 +256,6 @@ def create_bot(
         sessionmaker=runtime.sessionmaker,
         clock=runtime.clock,
         reminders=bot.reminders,
-        rate_per_second=budget_share(runtime.settings.shards, EVENTS_PER_SECOND),
     )
     bot.reload_seconds = runtime.settings.reload_seconds
     runtime.directory.subscribe(bot.reminders.on_study_changed)

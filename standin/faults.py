@@ -91,8 +91,10 @@ class Faults:
 
     def __init__(self) -> None:
         self.rules: list[FaultRule] = []
-        self.global_limit: int | None = None  # requests per second; interaction callbacks are exempt
-        self._global_window: deque[float] = deque()
+        self.global_limit: int | None = None  # requests per second per bot token; interaction callbacks exempt
+        # One window per bot (its token): Discord counts a bot's requests together over every connection and
+        # process it runs, and another bot's requests not at all.
+        self._global_windows: dict[object, deque[float]] = {}
         self.buckets: list[tuple[str, re.Pattern[str], int, float]] = []
         self._bucket_state: dict[str, Bucket] = {}
         self.stats: dict[str, RouteStats] = {}
@@ -145,7 +147,7 @@ class Faults:
     def set_global_limit(self, per_second: int | None = 50) -> None:
         """Turn on Discord's global limit (default 50 requests/s per bot); None turns it off."""
         self.global_limit = per_second
-        self._global_window.clear()
+        self._global_windows.clear()
 
     def set_bucket(self, method: str, path: str, *, limit: int, per: float) -> None:
         """Give matching routes a per-route bucket: success answers carry X-RateLimit-* headers; excess → 429."""
@@ -157,8 +159,11 @@ class Faults:
 
     # -- applying -------------------------------------------------------------------------------------
 
-    def before(self, method: str, path: str, route: str, *, exempt_global: bool) -> FaultRule | None:
-        """Raise the fault due for this request; returns a 5xx rule to apply after the handler, if any."""
+    def before(
+        self, method: str, path: str, route: str, *, exempt_global: bool, bot: object = None
+    ) -> FaultRule | None:
+        """Raise the fault due for this request; returns a 5xx rule to apply after the handler, if any.
+        `bot`: who is asking (the application of the token), whose global window the request counts in."""
         for rule in self.rules:
             if not rule.matches(method, path):
                 continue
@@ -175,7 +180,7 @@ class Faults:
             raise ApiError(rule.status, 0, f"{rule.status}: Internal Server Error (injected)")
         if self.global_limit is not None and not exempt_global:
             now = time.monotonic()
-            window = self._global_window
+            window = self._global_windows.setdefault(bot, deque())
             while window and now - window[0] >= 1.0:
                 window.popleft()
             if len(window) >= self.global_limit:

@@ -168,7 +168,9 @@ class RestApi:
                     raise ApiError(405, 0, "405: Method Not Allowed")
                 raise ApiError(404, 0, "404: Not Found")
             app = self._authenticate(request, required=route.auth)
-            after = self.faults.before(method, path, route.key, exempt_global=route.exempt_global)
+            after = self.faults.before(
+                method, path, route.key, exempt_global=route.exempt_global, bot=app.id if app else None
+            )
             major = "+".join(v for k, v in params.items() if k in ("channel_id", "guild_id", "webhook_id", "token"))
             headers = self.faults.bucket_headers(method, path, route.key, major)
             ctx = Ctx(request, method, path, params, dict(request.query), app, body, files, None)

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
-import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -68,28 +66,10 @@ async def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterato
     if request.param == "sqlite":
         yield f"sqlite+aiosqlite:///{tmp_path / 'studybot.db'}"
         return
-    import asyncpg  # only needed when PostgreSQL tests are enabled
+    from tests.e2e.procs import throwaway_database
 
-    admin_dsn = POSTGRES_URL.replace("postgresql+asyncpg://", "postgresql://")
-    name = f"studybot_t_{uuid.uuid4().hex[:12]}"
-    admin = await asyncpg.connect(admin_dsn)
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-    yield POSTGRES_URL.rsplit("/", 1)[0] + "/" + name
-    for attempt in range(50):
-        admin = await asyncpg.connect(admin_dsn)
-        try:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-            return
-        except asyncpg.exceptions.InsufficientPrivilegeError:
-            # An autovacuum worker is busy in the database; FORCE may not end it, but it ends by itself.
-            if attempt == 49:
-                raise
-            await asyncio.sleep(0.1)
-        finally:
-            await admin.close()
+    async with throwaway_database(POSTGRES_URL) as url:
+        yield url
 
 
 @pytest.fixture

@@ -51,7 +51,8 @@ class ShardPlan:
 def budget_share(plan: ShardPlan | None, rate: float) -> float:
     """This process's part of a per-bot rate: Discord's global limit counts every process of the bot, so
     each paces its own posts at the share of its shards (all of it without shards). Processes that
-    overlap during a rolling restart briefly sum to a little more; the 10% headroom below the limit covers it.
+    overlap during a rolling restart briefly sum to a little more; Discord answers the excess with a 429
+    that discord.py waits out.
     """
     if plan is None:
         return rate

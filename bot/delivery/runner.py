@@ -6,7 +6,8 @@
 * Each wake-up asks the pure core which deliveries are due (`decide_due`), records the missed ones,
   claims the rest in the ledger, and queues them.
 * One queue paces every send under Discord's global limit (50 requests/s per bot), so 1,000 studies due
-  in the same minute go out at the rate-limit floor instead of tripping 429s.
+  in the same minute go out at the rate-limit floor instead of tripping 429s. The gate (`self.gate`) is the
+  process's one budget: the server-event sync draws from it too, after every waiting reminder.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from bot.core.schedule import build_schedule, next_session
 from bot.db.models import Delivery
 from bot.delivery.ledger import DeliveryLedger
 from bot.delivery.messages import render_cancel_notice, render_reminder, render_status
-from bot.delivery.pacing import RateGate
+from bot.delivery.pacing import PROCESS_RATE, Priority, RateGate
 from bot.delivery.plan import (
     CHECKIN_POST,
     DEFAULT_ON_TIME,
@@ -59,7 +60,9 @@ log = logging.getLogger(__name__)
 
 LOOKBACK = timedelta(days=7)  # how far back a restart looks for reminders it may have missed
 HORIZON = timedelta(days=60)  # how far ahead the next wake-up is searched
-RATE_PER_SECOND = 45.0  # below Discord's 50/s global limit, leaving room for command follow-ups
+# The process's pace for everything it posts on its own (bot.delivery.pacing): Discord's whole global budget,
+# since interaction responses and follow-ups are not bound to it. Several processes each take their shards' share.
+RATE_PER_SECOND = PROCESS_RATE
 MAX_ATTEMPTS = 5
 
 
@@ -117,8 +120,12 @@ class ReminderRunner:
         workers: int = 16,
         problems: ProblemBoard | None = None,
         practice: PracticeFacts | None = None,
+        shared: bool = False,
     ) -> None:
         self.directory = directory
+        # Several processes share the ledger: a claimed row of a study this process does not hold belongs to
+        # the process that owns the study's server (it may be posting it right now), not to this one.
+        self.shared = shared
         self.ledger = ledger
         self.clock = clock
         self.poster = poster
@@ -294,6 +301,8 @@ class ReminderRunner:
         """
         now = self.clock.now()
         for row in await self.ledger.unfinished():
+            if self.shared and self.directory.by_id(row.study_id) is None:
+                continue  # another process's study: its owner resumes it
             try:
                 await self._resume(row, now)
             except Exception:
@@ -410,7 +419,7 @@ class ReminderRunner:
                 await self._drop(item, snap.reminder_channel_id, attempts, reason="session changed before it was sent")
                 return
             reply = await self.compose(snap, planned, late=item.late, nonce=item.nonce)
-            await self.gate.wait()
+            await self.gate.wait(Priority.REMINDER)
             attempts += 1
             try:
                 message_id = await self.poster.post(snap.reminder_channel_id, reply, nonce=item.nonce)

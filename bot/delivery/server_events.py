@@ -9,6 +9,12 @@ ends in a marker line (study public id + session date), and before creating anyt
 study after every start — the guild's event list is read and the bot's own events are adopted or, when
 duplicated, deleted (`event_plan.reconcile`). A kill between "created" and "recorded" therefore never
 leads to a second event for the same session.
+
+Several processes (a rolling restart's overlap) may hold the same study. Creation is claim-first: a process
+inserts the session's row with no event id yet (the UNIQUE (study, session date) row is the claim) before it
+asks Discord, and only the process whose insert succeeded creates the event; the others leave that session
+alone while the claim is fresh. A claim older than `CLAIM_TTL` (its process died before recording) is released
+and the session reconciled again: an event it did create is adopted by its marker, not created twice.
 """
 
 from __future__ import annotations
@@ -16,12 +22,14 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Mapping
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
 import discord
+from apscheduler.triggers.date import DateTrigger
 from sqlalchemy import delete
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import Clock
@@ -40,7 +48,7 @@ from bot.delivery.event_plan import (
     read_marker,
     reconcile,
 )
-from bot.delivery.pacing import RateGate
+from bot.delivery.pacing import Priority
 from bot.i18n import t
 from bot.services.directory import StudyDirectory
 
@@ -51,10 +59,23 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 EVENTS_AHEAD = 4
-# Scheduled-event calls share Discord's 50 requests/s with reminders (paced at 45/s): events get the rest.
-# A first sync of 1,000 servers therefore takes ~22 minutes, which is fine: events are not time-critical.
-EVENTS_PER_SECOND = 3.0
+# Scheduled-event calls draw on the process's one rate budget (the reminder runner's gate), after every
+# reminder and notice waiting for a slot: a first sync of many servers runs at the full budget when nothing
+# is due, and steps aside within a slot when a reminder minute comes.
 PROBLEM_KEY = "events"
+# A creation claim: the session's row before its event exists (event id 0, this prefix and the claim time).
+CLAIM_PREFIX = "claim:"
+CLAIM_TTL = timedelta(minutes=2)  # far longer than a create takes, even paced behind a fan-out
+
+
+def claimed_at(printed: str) -> datetime | None:
+    """When a row's creation claim was made; None for the row of an existing event."""
+    if not printed.startswith(CLAIM_PREFIX):
+        return None
+    try:
+        return datetime.fromisoformat(printed.removeprefix(CLAIM_PREFIX))
+    except ValueError:
+        return datetime.min.replace(tzinfo=UTC)  # unreadable: as good as stale
 
 
 def event_name(snap: StudySnapshot, session: Session) -> str:
@@ -132,7 +153,6 @@ class EventSync:
         sessionmaker: async_sessionmaker[AsyncSession],
         clock: Clock,
         reminders: ReminderRunner,
-        rate_per_second: float = EVENTS_PER_SECOND,
     ) -> None:
         self.bot = bot
         self.directory = directory
@@ -141,7 +161,7 @@ class EventSync:
         self.reminders = reminders
         self._locks: dict[int, asyncio.Lock] = {}
         self._reconciled: set[int] = set()  # studies whose links were checked against Discord since start
-        self.gate = RateGate(rate_per_second)
+        self.gate = reminders.gate  # one budget per process; events wait behind reminders
 
     async def on_study_changed(self, study_id: int, timing: bool) -> None:
         if self.bot.is_ready():
@@ -186,27 +206,41 @@ class EventSync:
 
     async def _sync(self, snap: StudySnapshot) -> None:
         async with self.sessionmaker() as session:
-            links = {
-                link.original_date: (link.discord_event_id, link.fingerprint)
-                for link in await EventLinkRepository.for_study(session, study_id=snap.id)
-            }
+            rows = await EventLinkRepository.for_study(session, study_id=snap.id)
+        links: dict[date, tuple[int, str]] = {}
+        busy: set[date] = set()  # sessions another process is creating an event for right now
+        now = self.clock.now()
+        for link in rows:
+            claimed = claimed_at(link.fingerprint)
+            if claimed is None:
+                links[link.original_date] = (link.discord_event_id, link.fingerprint)
+            elif self.reminders.shared and now - claimed < CLAIM_TTL:
+                busy.add(link.original_date)
+            else:
+                # One process alone never meets a claim of its own here (a study syncs under its lock, and a
+                # failed create releases its claim): any it finds was left by a killed run. With several
+                # processes, a claim is another's until it is stale.
+                log.info("study %s: releasing a stale event claim for %s", snap.id, link.original_date)
+                await self._release(snap.id, link.original_date)
+        if busy:
+            self._sync_again(snap.id, after=CLAIM_TTL)  # the claim is recorded by then, or stale
         schedule = build_schedule(snap.recurrence, snap.changes, snap.week_count)
-        desired = self.desired(snap)
+        desired = [spec for spec in self.desired(snap) if spec.original_date not in busy]
         if snap.id not in self._reconciled or any(spec.original_date not in links for spec in desired):
-            links = await self._reconcile(snap, links, desired)
+            links = await self._reconcile(snap, links, desired, skip=busy)
             self._reconciled.add(snap.id)
         actions = diff_events(desired, links, keep=ongoing_dates(schedule, now=self.clock.now()))
         http = self.bot.http
         for event_id in actions.delete:
             try:
-                await self.gate.wait()
+                await self.gate.wait(Priority.EVENT)
                 await http.delete_scheduled_event(snap.guild_id, event_id)
             except discord.NotFound:
                 pass  # already gone (deleted by hand or ended): just forget it
             await self._forget(snap.id, event_id)
         for event_id, spec in actions.update:
             try:
-                await self.gate.wait()
+                await self.gate.wait(Priority.EVENT)
                 await http.edit_scheduled_event(snap.guild_id, event_id, **self._payload(spec))
             except discord.NotFound:
                 await self._forget(snap.id, event_id)
@@ -218,15 +252,43 @@ class EventSync:
             # event all the same: the next sync lists the guild's events again to delete any such double.
             self._reconciled.discard(snap.id)
         for spec in actions.create:
-            await self.gate.wait()
-            data = await http.create_guild_scheduled_event(snap.guild_id, **self._payload(spec))
+            if not await self._claim(snap.id, spec.original_date):
+                continue  # another process holds the claim: it creates this one
+            await self.gate.wait(Priority.EVENT)
+            try:
+                data = await http.create_guild_scheduled_event(snap.guild_id, **self._payload(spec))
+            except BaseException:
+                # Maybe created all the same: the released session is reconciled (adopted by marker) next time.
+                await asyncio.shield(self._release(snap.id, spec.original_date))
+                raise
             await self._remember(snap.id, spec, int(data["id"]))
 
+    def _sync_again(self, study_id: int, *, after: timedelta) -> None:
+        """Sync the study once more after `after` (on the reminder runner's scheduler, which a stop shuts down)."""
+        scheduler = self.reminders.scheduler
+        if not scheduler.running:
+            return
+        scheduler.add_job(
+            self.sync,
+            trigger=DateTrigger(run_date=datetime.now(UTC) + after + timedelta(seconds=1)),
+            args=[study_id],
+            id=f"events:again:{study_id}",
+            replace_existing=True,
+            misfire_grace_time=None,
+            coalesce=True,
+        )
+
     async def _reconcile(
-        self, snap: StudySnapshot, links: dict[date, tuple[int, str]], desired: list[EventSpec]
+        self,
+        snap: StudySnapshot,
+        links: dict[date, tuple[int, str]],
+        desired: list[EventSpec],
+        *,
+        skip: set[date] | frozenset[date] = frozenset(),
     ) -> dict[date, tuple[int, str]]:
-        """Check the recorded links against the guild's events; adopt or delete the bot's unrecorded ones."""
-        await self.gate.wait()
+        """Check the recorded links against the guild's events; adopt or delete the bot's unrecorded ones.
+        Events of the sessions in `skip` (claimed by another process, which records them) are left alone."""
+        await self.gate.wait(Priority.EVENT)
         raw: Any = await self.bot.http.get_scheduled_events(snap.guild_id, False)
         listed: list[dict[str, Any]] = list(raw)
         bot_id = self.bot.user.id if self.bot.user else None
@@ -235,7 +297,7 @@ class EventSync:
         found = [
             event
             for event in (own_event(e, public_id=snap.public_id, bot_id=bot_id, unmarked=starts) for e in live)
-            if event is not None
+            if event is not None and event.original_date not in skip
         ]
         result = reconcile(
             links,
@@ -246,7 +308,7 @@ class EventSync:
         for event_id in result.delete:
             log.info("study %s: deleting duplicate server event %s", snap.id, event_id)
             try:
-                await self.gate.wait()
+                await self.gate.wait(Priority.EVENT)
                 await self.bot.http.delete_scheduled_event(snap.guild_id, event_id)
             except discord.NotFound:
                 pass
@@ -273,14 +335,45 @@ class EventSync:
         await self._record(study_id, spec.original_date, event_id, fingerprint(spec))
 
     async def _record(self, study_id: int, day: date, event_id: int, printed: str) -> None:
+        """The session's row now names `event_id` (replacing a claim or an older event's row)."""
+        try:
+            async with self.sessionmaker() as session, session.begin():
+                await session.execute(
+                    delete(ScheduledEventLink).where(
+                        ScheduledEventLink.study_id == study_id, ScheduledEventLink.original_date == day
+                    )
+                )
+                session.add(
+                    ScheduledEventLink(
+                        study_id=study_id, original_date=day, discord_event_id=event_id, fingerprint=printed
+                    )
+                )
+        except IntegrityError:
+            # Another process recorded the session at the same moment (both adopted one listed event): its row
+            # stands, and the next sync reconciles the two if they named different events.
+            log.info("study %s: the event of %s was recorded by another process", study_id, day)
+
+    async def _claim(self, study_id: int, day: date) -> bool:
+        """Claim the creation of the session's event; False when another process holds the row already."""
+        printed = CLAIM_PREFIX + self.clock.now().isoformat()
+        try:
+            async with self.sessionmaker() as session, session.begin():
+                session.add(
+                    ScheduledEventLink(study_id=study_id, original_date=day, discord_event_id=0, fingerprint=printed)
+                )
+        except IntegrityError:
+            return False
+        return True
+
+    async def _release(self, study_id: int, day: date) -> None:
+        """Drop the session's creation claim (not a recorded event's row)."""
         async with self.sessionmaker() as session, session.begin():
             await session.execute(
                 delete(ScheduledEventLink).where(
-                    ScheduledEventLink.study_id == study_id, ScheduledEventLink.original_date == day
+                    ScheduledEventLink.study_id == study_id,
+                    ScheduledEventLink.original_date == day,
+                    ScheduledEventLink.discord_event_id == 0,
                 )
-            )
-            session.add(
-                ScheduledEventLink(study_id=study_id, original_date=day, discord_event_id=event_id, fingerprint=printed)
             )
 
     async def _forget(self, study_id: int, event_id: int) -> None:

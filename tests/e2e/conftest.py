@@ -11,6 +11,8 @@ import pytest
 from bot.clock import ShiftedClock
 from bot.offline import OfflineBot, start_offline
 from standin import StandIn
+from tests.conftest import POSTGRES_URL
+from tests.e2e.procs import throwaway_database
 
 # Tuesday 2026-12-01 12:00 KST: week 1 of the bundled study (Thursday 2026-12-03 09:00 KST) is next.
 START = datetime(2026, 12, 1, 3, 0, tzinfo=UTC)
@@ -55,3 +57,12 @@ async def running_on_each_database(
         yield offline
     finally:
         await offline.stop()
+
+
+@pytest.fixture
+async def pg_url() -> AsyncIterator[str]:
+    """A fresh PostgreSQL database for this test, dropped after it (the several-process tests share it)."""
+    if not POSTGRES_URL:
+        pytest.skip("several processes share PostgreSQL: set STUDYBOT_TEST_POSTGRES_URL to run this test")
+    async with throwaway_database(POSTGRES_URL) as url:
+        yield url

@@ -17,7 +17,8 @@ from bot.db import models as db
 from bot.offline import OfflineBot, start_bot, start_offline
 from bot.services.base import Actor
 from standin import MessageRecord, StandIn
-from tests.e2e.test_crash_restart import kill, ledger, prepare_study, spawn
+from tests.e2e.procs import kill, kill_after_first_post, spawn
+from tests.e2e.test_crash_restart import ledger, prepare_study
 
 pytestmark = pytest.mark.practice
 
@@ -155,11 +156,7 @@ async def test_checkin_post_killed_between_claim_and_post_is_posted_once(tmp_pat
     config = await prepare_study(tmp_path, standin, minutes_ahead=5, reminders=False, practice="checkin")
     path = f"/channels/{world.channel_id}/messages"
     standin.faults.server_error("POST", MESSAGES, count=None, status=500)
-    first = await spawn(config)
-    try:
-        await standin.wait_until(lambda: len(standin.requests_to("POST", path)) >= 1, timeout=30)
-    finally:
-        await kill(first)
+    await kill_after_first_post(standin, config, path)
     [row] = await ledger(tmp_path)
     assert (row.kind, row.status) == ("checkin", "claimed")
     assert standin.messages(world.channel_id) == []

@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from standin import StandIn
-from tests.e2e.test_crash_restart import MESSAGES, kill, ledger, prepare_study, spawn, wait_for_status
+from tests.e2e.procs import MESSAGES, kill, kill_after_first_post, spawn
+from tests.e2e.test_crash_restart import ledger, prepare_study, wait_for_status
 
 pytestmark = pytest.mark.e2e
 
@@ -27,11 +28,7 @@ async def test_restart_after_the_nonce_window_finds_the_posted_reminder_in_histo
     # Discord stores the message, then the answer is lost (a 500 after handling): posted, never confirmed.
     standin.faults.server_error("POST", MESSAGES, count=None, status=500, after_handling=True)
     path = f"/channels/{world.channel_id}/messages"
-    first = await spawn(config)
-    try:
-        await standin.wait_until(lambda: len(standin.requests_to("POST", path)) >= 1, timeout=30)
-    finally:
-        await kill(first)
+    await kill_after_first_post(standin, config, path)
     [row] = await ledger(tmp_path)
     assert row.status == "claimed"
     [posted] = standin.messages(world.channel_id)

@@ -7,9 +7,6 @@ system clock; the study is shaped so that a reminder is already due (late) when 
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
-import sys
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -26,9 +23,7 @@ from bot.offline import BUNDLED_STUDY, write_config
 from bot.runtime import open_runtime
 from bot.services.base import Actor
 from standin import StandIn
-
-MESSAGES = r"/channels/\d+/messages"
-ROOT = Path(__file__).resolve().parents[2]
+from tests.e2e.procs import MESSAGES, kill, kill_after_first_post, spawn
 
 
 async def prepare_study(
@@ -77,28 +72,6 @@ async def prepare_study(
     )
 
 
-async def spawn(config: Path) -> asyncio.subprocess.Process:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    return await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bot",
-        "run",
-        "--config",
-        str(config),
-        cwd=ROOT,
-        env=env,
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.DEVNULL,
-    )
-
-
-async def kill(process: asyncio.subprocess.Process) -> None:
-    if process.returncode is None:
-        process.send_signal(signal.SIGKILL)
-    await process.wait()
-
-
 async def ledger(config_dir: Path) -> list[db.Delivery]:
     runtime = await open_runtime(
         Settings(token="", database_url=f"sqlite+aiosqlite:///{config_dir / 'studybot.db'}"), migrate=False
@@ -133,11 +106,7 @@ async def test_killed_mid_delivery_then_restarted_delivers_once(
     # answer was lost), otherwise nothing is posted.
     standin.faults.server_error("POST", MESSAGES, count=None, status=500, after_handling=posted_before_crash)
     path = f"/channels/{world.channel_id}/messages"
-    first = await spawn(config)
-    try:
-        await standin.wait_until(lambda: len(standin.requests_to("POST", path)) >= 1, timeout=30)
-    finally:
-        await kill(first)
+    await kill_after_first_post(standin, config, path)
     [row] = await ledger(tmp_path)
     assert row.status == "claimed"  # claimed, never confirmed: the crash left it half-done
     assert len(standin.messages(world.channel_id)) == (1 if posted_before_crash else 0)

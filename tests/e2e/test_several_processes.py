@@ -10,10 +10,6 @@ system clock; every study is shaped so that its reminder is already due when the
 from __future__ import annotations
 
 import asyncio
-import os
-import sys
-import uuid
-from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -21,29 +17,29 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import tomli_w
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from bot.clock import FrozenClock, ShiftedClock
 from bot.config import Settings
 from bot.core.definition import StudyDefinition, load_definition
 from bot.core.sharding import shard_of
 from bot.db import models as db
-from bot.offline import BUNDLED_STUDY, start_bot, write_config
+from bot.offline import BUNDLED_STUDY, start_bot
 from bot.runtime import open_runtime
 from bot.services.base import Actor
 from standin import StandIn
-from tests.conftest import POSTGRES_URL
-from tests.e2e.test_crash_restart import kill, spawn
+from tests.e2e.procs import default_world_config, kill, spawn, text_of
 
 pytestmark = pytest.mark.e2e
-ROOT = Path(__file__).resolve().parents[2]
 SHARDS = 6
 STUDIES = 60
 
 
-def due_now_definition() -> StudyDefinition:
-    """The bundled study with a session 40 minutes from now and a 1h reminder: due (20 minutes ago) now."""
-    start_local = (datetime.now(UTC) + timedelta(minutes=40)).astimezone(ZoneInfo("Asia/Seoul"))
+def due_now_definition(start: datetime | None = None) -> StudyDefinition:
+    """The bundled study with a session 40 minutes from now (or at `start`, a whole minute) and a 1h reminder:
+    due (20 minutes ago) now, or an hour before `start`."""
+    start = start or datetime.now(UTC) + timedelta(minutes=40)
+    start_local = start.astimezone(ZoneInfo("Asia/Seoul"))
     return replace(
         load_definition(BUNDLED_STUDY),
         weekday=start_local.weekday(),
@@ -53,52 +49,68 @@ def due_now_definition() -> StudyDefinition:
     )
 
 
-@pytest.fixture
-async def pg_url() -> AsyncIterator[str]:
-    """A fresh PostgreSQL database for this test, dropped after it."""
-    if not POSTGRES_URL:
-        pytest.skip("several processes share PostgreSQL: set STUDYBOT_TEST_POSTGRES_URL to run this test")
-    import asyncpg
-
-    admin_dsn = POSTGRES_URL.replace("postgresql+asyncpg://", "postgresql://")
-    name = f"studybot_t_{uuid.uuid4().hex[:12]}"
-    admin = await asyncpg.connect(admin_dsn)
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-    yield POSTGRES_URL.rsplit("/", 1)[0] + "/" + name
-    admin = await asyncpg.connect(admin_dsn)
-    try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await admin.close()
-
-
-async def many_studies(standin: StandIn, url: str) -> dict[int, int]:
-    """`STUDIES` servers spread evenly over the shards, each with a study whose reminder is due; guild → channel."""
+async def many_studies(
+    standin: StandIn,
+    url: str,
+    *,
+    count: int = STUDIES,
+    definition: StudyDefinition | None = None,
+    practice_off: bool = True,
+) -> dict[int, int]:
+    """`count` servers spread evenly over the shards, each with a study whose reminder is due (or the study
+    `definition`); guild → channel. `practice_off`: the practice posts switched off, for a study whose session
+    is so near that its nudge would be due too."""
     channels: dict[int, int] = {}
-    for n in range(STUDIES):
+    for n in range(count):
         guild_id = ((5000 + n) << 22) | 7  # shard n % SHARDS
         standin.add_guild(guild_id, name=f"study server {n}")
         channels[guild_id] = standin.add_channel(guild_id, "reminders")
-    definition = due_now_definition()
+    definition = definition or due_now_definition()
     runtime = await open_runtime(
         Settings(token="", database_url=url), clock=FrozenClock(datetime.now(UTC) - timedelta(days=1))
     )
-    try:
-        for guild_id, channel_id in channels.items():
+    together = asyncio.Semaphore(4)  # a few imports at a time: the database serves them in parallel
+
+    async def import_one(guild_id: int, channel_id: int) -> None:
+        async with together:
             await runtime.services.definitions.import_definition(
                 guild_id=guild_id, definition=definition, actor=Actor.cli(), reminder_channel_id=channel_id
             )
+
+    try:
+        await asyncio.gather(*(import_one(g, c) for g, c in channels.items()))
+        if practice_off:
             await runtime.directory.load_all()
-            # This test is about reminders: the practice posts (a nudge would be due as well) are off.
-            await runtime.services.attendance.update_practice(
-                guild_id=guild_id, actor=Actor.cli(), nudge_offset=0, recap=False, checkin_post=False
-            )
+            for guild_id in channels:
+                # This test is about reminders: the practice posts (a nudge would be due as well) are off.
+                await runtime.services.attendance.update_practice(
+                    guild_id=guild_id, actor=Actor.cli(), nudge_offset=0, recap=False, checkin_post=False
+                )
     finally:
         await runtime.close()
     return channels
+
+
+async def move_sessions(url: str, start: datetime) -> None:
+    """Every study's first session at `start` (a whole minute), one 1h reminder, its practice posts off —
+    written straight into the table before any process runs (as fast for 1,000 studies as for one)."""
+    shaped = due_now_definition(start)
+    runtime = await open_runtime(Settings(token="", database_url=url), migrate=False)
+    try:
+        async with runtime.sessionmaker() as session, session.begin():
+            await session.execute(
+                update(db.Study).values(
+                    weekday=shaped.weekday,
+                    first_session=shaped.first_session,
+                    start_time=shaped.start_time.strftime("%H:%M"),
+                    reminder_offsets="60",
+                    nudge_offset_minutes=0,
+                    recap_enabled=False,
+                    checkin_post_enabled=False,
+                )
+            )
+    finally:
+        await runtime.close()
 
 
 async def sent_by_guild(url: str) -> dict[int, list[str]]:
@@ -128,7 +140,8 @@ async def wait_all_sent(url: str, guilds: set[int], *, timeout: float) -> dict[i
         await asyncio.sleep(0.2)
 
 
-def shared_config(path: Path, standin: StandIn, url: str, channels: dict[int, int]) -> Path:
+def shared_config(path: Path, standin: StandIn, url: str, channels: dict[int, int], *, level: str = "WARNING") -> Path:
+    """One config for every process: the stand-in, the database, a `[[study]]` per server in `channels`."""
     config = {
         "discord": {
             "token": standin.app.token,
@@ -136,7 +149,7 @@ def shared_config(path: Path, standin: StandIn, url: str, channels: dict[int, in
             "gateway_url": standin.gateway_url,
         },
         "database": {"url": url},
-        "logging": {"level": "WARNING"},
+        "logging": {"level": level},
         "study": [{"guild_id": g, "reminder_channel_id": c} for g, c in channels.items()],
     }
     path.write_text(tomli_w.dumps(config), encoding="utf-8")
@@ -144,23 +157,7 @@ def shared_config(path: Path, standin: StandIn, url: str, channels: dict[int, in
 
 
 async def spawn_shards(config: Path, shards: str, log: Path) -> asyncio.subprocess.Process:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    env.pop("STUDYBOT_DATABASE_URL", None)
-    with log.open("ab") as err:
-        return await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "bot",
-            "run",
-            "--config",
-            str(config),
-            "--shards",
-            shards,
-            cwd=ROOT,
-            env=env,
-            stdout=asyncio.subprocess.DEVNULL,
-            stderr=err,
-        )
+    return await spawn(config, log=log, shards=shards, database_from_env=False)
 
 
 @pytest.mark.timeout(600)
@@ -205,35 +202,15 @@ def processes_alive(processes: list[asyncio.subprocess.Process]) -> list[bool]:
 async def test_second_process_on_one_sqlite_file_refuses_to_start(tmp_path: Path, standin: StandIn) -> None:
     world = standin.defaults
     assert world is not None
-    config = write_config(
-        tmp_path / "config.toml",
-        standin=standin,
-        database=tmp_path / "studybot.db",
-        definition=BUNDLED_STUDY,
-        guild_id=world.guild_id,
-        channel_id=world.channel_id,
-        ping_role_id=None,
-    )
+    config = default_world_config(tmp_path, standin)
     first = await spawn(config)
     try:
         await standin.wait_for_session(timeout=30)  # the first one is serving
-        env = {**os.environ, "PYTHONPATH": str(ROOT)}
-        env.pop("STUDYBOT_DATABASE_URL", None)
-        second = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "bot",
-            "run",
-            "--config",
-            str(config),
-            cwd=ROOT,
-            env=env,
-            stdout=asyncio.subprocess.DEVNULL,
-            stderr=asyncio.subprocess.PIPE,
-        )
-        _, err = await asyncio.wait_for(second.communicate(), 60)
+        log = tmp_path / "second.log"
+        second = await spawn(config, log=log, database_from_env=False)
+        await asyncio.wait_for(second.wait(), 60)
         assert second.returncode == 1
-        message = err.decode()
+        message = text_of(log)
         assert "already serving the SQLite database" in message
         assert "PostgreSQL" in message
         assert "Traceback" not in message
@@ -247,15 +224,7 @@ async def test_edit_through_another_process_arrives_within_the_reload_period(
 ) -> None:
     world = standin.defaults
     assert world is not None
-    config = write_config(
-        tmp_path / "config.toml",
-        standin=standin,
-        database=tmp_path / "studybot.db",
-        definition=BUNDLED_STUDY,
-        guild_id=world.guild_id,
-        channel_id=world.channel_id,
-        ping_role_id=None,
-    )
+    config = default_world_config(tmp_path, standin)
     text = config.read_text(encoding="utf-8").replace("[database]\n", "[database]\nreload_seconds = 1\n")
     config.write_text(text, encoding="utf-8")
     offline = await start_bot(config, standin=standin, clock=clock, backoff_base=0.05)

@@ -14,9 +14,10 @@ from pathlib import Path
 from typing import Any
 
 from bot.config import load_settings
-from bot.offline import BUNDLED_STUDY, write_config
+from bot.offline import BUNDLED_STUDY
 from bot.runtime import create_bot, open_runtime, prepare, run_bot
 from standin import StandIn
+from tests.e2e.procs import default_world_config
 
 
 async def test_gateway_work_starts_once_every_server_is_in_not_guild_ready_timeout_later(
@@ -25,15 +26,7 @@ async def test_gateway_work_starts_once_every_server_is_in_not_guild_ready_timeo
     world = standin.defaults
     assert world is not None
     second = standin.add_guild(name="Second server")  # two servers: READY lists both, then two GUILD_CREATEs
-    config = write_config(
-        tmp_path / "config.toml",
-        standin=standin,
-        database=tmp_path / "studybot.db",
-        definition=BUNDLED_STUDY,
-        guild_id=world.guild_id,
-        channel_id=world.channel_id,
-        ping_role_id=world.study_role_id,
-    )
+    config = default_world_config(tmp_path, standin, ping_role=True)
     runtime = await open_runtime(load_settings(config))
     await prepare(runtime)
     bot = create_bot(runtime, guild_ready_timeout=60.0)  # discord.py's `ready` comes a minute late
