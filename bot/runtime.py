@@ -266,6 +266,7 @@ def create_bot(
         sessionmaker=runtime.sessionmaker,
         clock=runtime.clock,
         directory=runtime.directory,
+        attendance=runtime.services.attendance,
     )
     return bot
 

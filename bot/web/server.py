@@ -33,7 +33,8 @@ from bot.config import ConfigError, WebSettings
 from bot.core.model import StudySnapshot
 from bot.i18n import LANGUAGES, t
 from bot.render.calendar import study_calendar
-from bot.web.extras import ExtrasProvider, no_extras
+from bot.web import pictures
+from bot.web.extras import ExtrasProvider, PageExtras, no_extras
 from bot.web.page import build_view
 from bot.web.state import TOKEN_PATTERN, PageState, WebRegistry
 
@@ -56,6 +57,7 @@ STATIC_TYPES = {
     "favicon.svg": "image/svg+xml",
 }
 MAX_CACHED_PAGES = 4096
+MAX_CACHED_PICTURES = 64  # PNGs are ~100 kB: the pictures of the pages being read now
 # Request limits: the server takes only GETs with no body; long lines and header floods are refused early.
 CLIENT_MAX_SIZE = 1024
 MAX_LINE_SIZE = 4096
@@ -154,6 +156,8 @@ class WebServer:
         self.pacer = Pacer()
         self._pages: dict[tuple[Any, ...], bytes] = {}
         self._feeds: dict[tuple[Any, ...], tuple[bytes, str]] = {}
+        self._pictures: dict[tuple[Any, ...], tuple[bytes, str]] = {}
+        self._drawing: dict[tuple[Any, ...], asyncio.Future[tuple[bytes, str]]] = {}
         self.env = Environment(
             loader=PackageLoader("bot.web", "templates"),
             autoescape=select_autoescape(default=True, default_for_string=True),
@@ -250,6 +254,7 @@ class WebServer:
         app.router.add_get("/s/{token}/", self.page)
         app.router.add_get("/s/{token}/calendar.ics", self.feed)
         app.router.add_get("/s/{token}/progress.png", self.progress)
+        app.router.add_get(r"/s/{token}/progress-{index:[1-9][0-9]?}.png", self.progress)
         app.on_response_prepare.append(self._headers)
         return app
 
@@ -347,7 +352,8 @@ class WebServer:
                     _=_translator(lang),
                     feed_url=self.feed_url(state),
                     webcal_url=self.webcal_url(state),
-                    has_progress=extras.progress_png is not None,
+                    has_progress=extras.progress_count > 0,
+                    progress_count=extras.progress_count,
                     public=state.public,
                 )
                 .encode()
@@ -389,12 +395,44 @@ class WebServer:
         return web.Response(body=body, headers={**headers, "Content-Type": "text/calendar; charset=utf-8"})
 
     async def progress(self, request: web.Request) -> web.Response:
+        """The progress picture (page `index` of a big study), drawn in a worker process, cached until the
+        study's records or the day change; ETag'd so a reload costs no drawing and no transfer."""
         _state, snap = self._served(request)
         lang = choose_language(request.query.get("lang"), request.headers.get("Accept-Language"), snap.locale)
-        png = self.extras(snap, lang).progress_png
-        if png is None:
+        extras = self.extras(snap, lang)
+        index = int(request.match_info.get("index", "1"))
+        if not 1 <= index <= extras.progress_count:
             raise web.HTTPNotFound()
-        return web.Response(body=png, headers={"Content-Type": "image/png", "Cache-Control": "no-cache"})
+        if extras.progress_png is not None and not extras.progress:
+            png = extras.progress_png
+            etag = '"' + hashlib.sha256(png).hexdigest()[:32] + '"'
+        else:
+            png, etag = await self._picture(extras, lang, index)
+        headers = {"ETag": etag, "Cache-Control": "no-cache", "Vary": "Accept-Language"}
+        if _matches(request.headers.get("If-None-Match"), etag):
+            return web.Response(status=304, headers=headers)
+        return web.Response(body=png, headers={**headers, "Content-Type": "image/png"})
+
+    async def _picture(self, extras: PageExtras, lang: str, index: int) -> tuple[bytes, str]:
+        key = (extras.progress_key, lang, index)
+        found = self._pictures.get(key)
+        if found is not None:
+            return found
+        pending = self._drawing.get(key)
+        if pending is None:  # one drawing per picture, however many readers ask for it at once
+            pending = asyncio.ensure_future(self._draw(extras.progress[index - 1]))
+            self._drawing[key] = pending
+            pending.add_done_callback(lambda _f: self._drawing.pop(key, None))
+        png, etag = await asyncio.shield(pending)
+        if len(self._pictures) >= MAX_CACHED_PICTURES:
+            self._pictures.clear()
+        self._pictures[key] = (png, etag)
+        return png, etag
+
+    @staticmethod
+    async def _draw(page: Any) -> tuple[bytes, str]:
+        png = await pictures.draw(page)
+        return png, '"' + hashlib.sha256(png).hexdigest()[:32] + '"'
 
 
 def _translator(lang: str) -> Callable[..., str]:
