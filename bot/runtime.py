@@ -267,6 +267,7 @@ def create_bot(
         clock=runtime.clock,
         directory=runtime.directory,
         attendance=runtime.services.attendance,
+        process=True,
     )
     return bot
 

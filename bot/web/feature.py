@@ -56,6 +56,13 @@ class WebFeature:
             await self.practice.load_all()
             await self.server.start()
 
+    async def reload_pages(self) -> None:
+        """Read every page's state again (after writes made in bulk, outside the services)."""
+        await self.registry.load_all()
+        resync = getattr(self.server, "resync", None)
+        if resync is not None:
+            await resync()
+
     async def stop(self) -> None:
         await self.practice.stop()
         if self.server is not None:
@@ -70,9 +77,14 @@ def build_web(
     directory: StudyDirectory,
     attendance: AttendanceService | None = None,
     extras: ExtrasProvider | None = None,
+    process: bool = False,
 ) -> WebFeature:
     """The page's registry and service; with `[web]`, its server, fed the practice sections from an in-memory
-    copy of the records that every study edit and every check-in (through `attendance`) keeps current."""
+    copy of the records that every study edit and every check-in (through `attendance`) keeps current.
+
+    `process`: serve from a child process of its own (`studybot run`; see `bot.web.process`) rather than a
+    thread of this one (kept for tests that give their own `extras`)."""
+    custom = extras is not None
     registry = WebRegistry(sessionmaker, directory)
     directory.subscribe(registry.on_study_changed)
     practice = PracticeCache(sessionmaker)
@@ -83,9 +95,18 @@ def build_web(
     if extras is None:
         extras = PracticeExtras(practice.get, clock)
     service = WebService(sessionmaker=sessionmaker, clock=clock, directory=directory)
-    server = (
-        None
-        if settings.web is None
-        else WebServer(settings=settings.web, registry=registry, clock=clock, extras=extras, source=settings.source)
-    )
+    server: WebServer | None = None
+    if settings.web is not None and process and not custom:
+        from bot.web.process import ProcessWebServer
+
+        server = ProcessWebServer(
+            settings=settings.web,
+            registry=registry,
+            clock=clock,
+            directory=directory,
+            practice=practice,
+            source=settings.source,
+        )
+    elif settings.web is not None:
+        server = WebServer(settings=settings.web, registry=registry, clock=clock, extras=extras, source=settings.source)
     return WebFeature(registry, service, server, practice)

@@ -9,21 +9,24 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import multiprocessing
 import os
+import signal
 import threading
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any
-
-from bot.render.progress import render_progress
 
 _lock = threading.Lock()
 _pool: ProcessPoolExecutor | None = None
 
 
 def _lower_priority() -> None:
+    """Runs in the worker: a low priority, and gone as soon as the process that started it is."""
     with contextlib.suppress(OSError, AttributeError):
         os.nice(15)
+    with contextlib.suppress(Exception):
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
 
 
 def pool() -> ProcessPoolExecutor:
@@ -38,6 +41,8 @@ def pool() -> ProcessPoolExecutor:
 
 async def draw(page: Any) -> bytes:
     """One page of the picture (a `ProgressData`) as PNG bytes."""
+    from bot.render.progress import render_progress  # matplotlib: only where pictures are drawn
+
     return await asyncio.get_running_loop().run_in_executor(pool(), render_progress, page)
 
 

@@ -17,6 +17,7 @@ import asyncio
 import concurrent.futures
 import hashlib
 import logging
+import socket
 import threading
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
@@ -63,6 +64,7 @@ CLIENT_MAX_SIZE = 1024
 MAX_LINE_SIZE = 4096
 MAX_FIELD_SIZE = 4096
 KEEPALIVE_TIMEOUT = 15.0
+BACKLOG = 256
 
 # Throughput cap: the page shares the process (and the interpreter lock) with the bot, so however many readers
 # arrive, the server takes at most this many requests a second; the rest wait their turn (costing no CPU), and
@@ -209,6 +211,7 @@ class WebServer:
         if thread is not None:
             await asyncio.get_running_loop().run_in_executor(None, thread.join, 10)
         self._thread = None
+        await asyncio.to_thread(pictures.shutdown)
 
     def _run(self, ready: concurrent.futures.Future[int]) -> None:
         loop = asyncio.new_event_loop()
@@ -223,7 +226,9 @@ class WebServer:
         finally:
             loop.close()
 
-    async def _serve(self, ready: concurrent.futures.Future[int]) -> None:
+    async def _serve(self, ready: concurrent.futures.Future[int], sock: socket.socket | None = None) -> None:
+        """Serve until stopped: on the configured address, or on `sock` (a socket bound by the bot process, when
+        the page is served by a process of its own)."""
         self._stop = asyncio.Event()
         for name in ("page.html", "index.html", "404.html"):  # compile now, not on a reader's first visit
             self.env.get_template(name)
@@ -238,7 +243,11 @@ class WebServer:
         )
         await runner.setup()
         try:
-            site = web.TCPSite(runner, self.settings.host, self.settings.port, backlog=256)
+            site: web.BaseSite = (
+                web.TCPSite(runner, self.settings.host, self.settings.port, backlog=BACKLOG)
+                if sock is None
+                else web.SockSite(runner, sock)
+            )
             await site.start()
             address = runner.addresses[0]
             ready.set_result(int(address[1]))
