@@ -9,7 +9,7 @@ hashable value that changes whenever the extras do: the page cache keys on it.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -68,9 +68,11 @@ class PageExtras:
     attendance: AttendanceGrid | None = None
     logs: tuple[LogWeek, ...] | None = None
     progress_png: bytes | None = None  # a ready picture (one page)
-    # ...or the picture's pages as data (`bot.render.progress.ProgressData`), drawn by the server in a worker
-    # process; `progress_key` changes exactly when the pictures would.
-    progress: tuple[Any, ...] = ()
+    # ...or how many pages the picture has and a function giving them as data (`bot.render.progress.
+    # ProgressData`), called only when a picture is to be drawn (by the server, in a worker process);
+    # `progress_key` changes exactly when the pictures would.
+    progress_pages: int = 0
+    progress: Callable[[], Sequence[Any]] | None = None
     progress_key: Hashable = None
     stages: tuple[Stage, ...] = ()
     guide: tuple[GuideSection, ...] = ()
@@ -78,7 +80,7 @@ class PageExtras:
 
     @property
     def progress_count(self) -> int:
-        return len(self.progress) if self.progress else (1 if self.progress_png is not None else 0)
+        return self.progress_pages if self.progress is not None else (1 if self.progress_png is not None else 0)
 
 
 NO_EXTRAS = PageExtras()

@@ -16,6 +16,7 @@ language and `now`, with the same rules as `/attendance`, `/log board`, `/progre
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -42,8 +43,13 @@ from bot.web.extras import (
     PageExtras,
     Stage,
 )
+from bot.web.page import moment_bucket
 
 log = logging.getLogger(__name__)
+
+# As `bot.render.progress` draws them (not imported here: it loads matplotlib, needed only where pictures are).
+MEMBERS_PER_IMAGE = 100
+MAX_IMAGES = 10
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,8 +201,9 @@ def progress_key(snap: StudySnapshot, records: PracticeRecords, schedule: Sequen
 class PracticeExtras:
     """The page's extras provider: `(snapshot, lang) → PageExtras` from the in-memory records.
 
-    Called from the web server (whatever thread or process it runs in); computed once a minute per study and
-    language, then served from a small memo. `records_for` is any lookup of the latest records by study id."""
+    Called from the web server (whatever thread or process it runs in); computed once per study, language,
+    records version and stretch of time between the study's session boundaries, then served from a small memo.
+    `records_for` is any lookup of the latest records by study id."""
 
     MEMO_MAX = 4096
 
@@ -208,29 +215,33 @@ class PracticeExtras:
     def __call__(self, snap: StudySnapshot, lang: str) -> PageExtras:
         records = self.records_for(snap.id) or PracticeRecords(snap.id)
         now = self.clock.now()
-        minute = int(now.timestamp() // 60)
-        key = (snap.id, snap.revision, snap.updated_at, records.version, lang, minute)
+        bucket = moment_bucket(snap, now)
+        key = (snap.id, snap.revision, snap.updated_at, records.version, lang, bucket)
         found = self._memo.get(key)
         if found is None:
-            found = self.build(snap, records, lang, now)
+            found = self.build(snap, records, lang, now, version=(records.version, lang, bucket))
             if len(self._memo) >= self.MEMO_MAX:
                 self._memo.clear()
             self._memo[key] = found
         return found
 
     @staticmethod
-    def build(snap: StudySnapshot, records: PracticeRecords, lang: str, now: datetime) -> PageExtras:
+    def build(
+        snap: StudySnapshot, records: PracticeRecords, lang: str, now: datetime, *, version: Hashable = 0
+    ) -> PageExtras:
         schedule = build_schedule(snap.recurrence, snap.changes, snap.week_count)
         stages, guide = guide_parts(snap, lang)
-        pages = progress_pages(snap, records, lang=lang, now=now)
+        held = any(not s.cancelled for s in schedule)
+        pages = min(-(-len(snap.members) // MEMBERS_PER_IMAGE), MAX_IMAGES) if held else 0
         return PageExtras(
             attendance=attendance_grid(snap, records, now=now),
             logs=log_board(snap, records, now=now),
-            progress=tuple(pages),
+            progress_pages=pages,
+            progress=functools.cache(lambda: progress_pages(snap, records, lang=lang, now=now)) if pages else None,
             progress_key=progress_key(snap, records, schedule, now) if pages else None,
             stages=stages,
             guide=guide,
-            version=(records.version, lang, int(now.timestamp() // 60)),
+            version=version,
         )
 
 
@@ -305,6 +316,9 @@ class PracticeCache:
 
     async def reload(self, study_id: int) -> PracticeRecords:
         found = (await read_records(self._sessionmaker, study_id))[study_id]
+        old = self._by_study.get(study_id)
+        if old is not None and old.attendance == found.attendance and old.logs == found.logs:
+            return old  # an edit of something else: the pages built from these records stay as they are
         records = _versioned(found, self._next())
         self._by_study = {**self._by_study, study_id: records}
         for listener in self._listeners:

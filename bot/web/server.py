@@ -4,7 +4,8 @@ Why a thread with its own event loop: the page is read by people and by calendar
 minutes; whatever they do (200 requests at once, a client that sends its request one byte a minute), the bot's
 own loop keeps answering Discord. The server only reads: the study snapshots and the page registry are
 immutable values swapped in by the bot's loop, and rendered pages are cached per (study revision, page state,
-language, zone, minute), so a request costs no database round-trip and usually no rendering either.
+language, zone, the stretch of time until the study's next session boundary), so a request costs no
+database round-trip and usually no rendering either.
 
 Safety: every response carries a Content-Security-Policy without inline script, `nosniff`, `no-referrer`
 (page addresses are secrets and must not leak to the sites the page links to) and `frame-ancestors 'none'`;
@@ -36,7 +37,7 @@ from bot.i18n import LANGUAGES, t
 from bot.render.calendar import study_calendar
 from bot.web import pictures
 from bot.web.extras import ExtrasProvider, PageExtras, no_extras
-from bot.web.page import build_view
+from bot.web.page import build_view, moment_bucket
 from bot.web.state import TOKEN_PATTERN, PageState, WebRegistry
 
 log = logging.getLogger(__name__)
@@ -347,7 +348,7 @@ class WebServer:
             snap.updated_at,
             lang,
             zone,
-            int(now.timestamp() // 60),
+            moment_bucket(snap, now),
             extras.version,
         )
         body = self._pages.get(key)
@@ -412,7 +413,7 @@ class WebServer:
         index = int(request.match_info.get("index", "1"))
         if not 1 <= index <= extras.progress_count:
             raise web.HTTPNotFound()
-        if extras.progress_png is not None and not extras.progress:
+        if extras.progress is None and extras.progress_png is not None:
             png = extras.progress_png
             etag = '"' + hashlib.sha256(png).hexdigest()[:32] + '"'
         else:
@@ -429,7 +430,8 @@ class WebServer:
             return found
         pending = self._drawing.get(key)
         if pending is None:  # one drawing per picture, however many readers ask for it at once
-            pending = asyncio.ensure_future(self._draw(extras.progress[index - 1]))
+            assert extras.progress is not None
+            pending = asyncio.ensure_future(self._draw(extras.progress()[index - 1]))
             self._drawing[key] = pending
             pending.add_done_callback(lambda _f: self._drawing.pop(key, None))
         png, etag = await asyncio.shield(pending)

@@ -334,3 +334,24 @@ async def test_page_without_javascript_shows_every_section(served: Served, targe
         assert await page.locator("#attendance td.a-present").count() >= 1
         assert await page.locator("#progress img").get_attribute("alt")
         await context.close()
+
+
+def test_picture_page_count_matches_the_drawing() -> None:
+    from bot.render import progress
+    from bot.web import practice
+
+    assert (practice.MEMBERS_PER_IMAGE, practice.MAX_IMAGES) == (progress.MEMBERS_PER_IMAGE, progress.MAX_IMAGES)
+
+
+async def test_a_rendered_page_is_kept_until_the_next_session_boundary(served: Served) -> None:
+    server = served.web.server
+    assert server is not None
+    await served.web.practice.settled()
+    await get(served, served.page)
+    rendered = len(server._pages)
+    served.clock.set(served.clock.now() + timedelta(hours=5))  # still before week 1's check-in opens
+    await get(served, served.page)
+    assert len(server._pages) == rendered  # served from the cache, not rendered again
+    served.clock.set(WEEK1 + timedelta(minutes=30))  # week 1 is on now
+    html = (await get(served, served.page))[2].decode()
+    assert len(server._pages) == rendered + 1 and "지금 진행 중" in html
