@@ -283,13 +283,16 @@ class ProcessWebServer(WebServer):
     async def on_study_changed(self, study_id: int, timing_changed: bool) -> None:
         """Directory listener (after the page registry's own): the study's snapshot and page state; a change of
         the page's state waits until the child has applied it."""
+        if self._stopping:
+            return
         self._post("snapshot", (study_id, self.directory.by_id(study_id)))
         done = self._post("state", (study_id, self.registry.for_study(study_id)), ack=True)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(done, ACK_TIMEOUT)
 
     def on_records(self, records: PracticeRecords) -> None:
-        self._post("records", records)
+        if not self._stopping:
+            self._post("records", records)
 
     def _post(self, kind: str, payload: Any, *, ack: bool = False) -> asyncio.Future[None]:
         seq = next(self._seq)
