@@ -155,7 +155,7 @@ async def measure(args: argparse.Namespace) -> dict[str, Any]:
                 for i in ids
                 if i not in existing
             )
-        await web.registry.load_all()
+        await web.reload_pages()  # the page process gets them too
         urls = []
         for study_id in ids:
             links = web.live_links(study_id)

@@ -266,6 +266,8 @@ def create_bot(
         sessionmaker=runtime.sessionmaker,
         clock=runtime.clock,
         directory=runtime.directory,
+        attendance=runtime.services.attendance,
+        process=True,
     )
     return bot
 

@@ -13,7 +13,9 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
+import logging
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, cast
@@ -43,6 +45,8 @@ from bot.db.repositories import (
 )
 from bot.errors import UserError
 from bot.services.base import Actor, Service
+
+log = logging.getLogger(__name__)
 
 
 class NotLinked(UserError):
@@ -162,6 +166,15 @@ class AttendanceService(Service):
             facts = cache[snap.id] = _PressFacts(snap)
         return facts
 
+    def on_checkin(self, listener: Callable[[int], None]) -> None:
+        """`listener(study_id)` after a member's check-in was written. A check-in is not a study edit (no
+        snapshot refresh, no directory listeners), so whatever shows attendance live hears of it here."""
+        listeners: list[Callable[[int], None]] | None = getattr(self, "_checkin_listeners", None)
+        if listeners is None:
+            listeners = []
+            self._checkin_listeners: list[Callable[[int], None]] = listeners
+        listeners.append(listener)
+
     def _writer(self) -> CheckinWriter:
         writer: CheckinWriter | None = getattr(self, "_checkin_writer", None)
         if writer is None:
@@ -210,6 +223,11 @@ class AttendanceService(Service):
                 )
             kept = AttendanceStatus(existing.status) if existing is not None else status
             return CheckinResult(session, kept, True, member.name)
+        for listener in getattr(self, "_checkin_listeners", ()):
+            try:
+                listener(snap.id)
+            except Exception:
+                log.exception("check-in listener failed for study %s", snap.id)
         return CheckinResult(session, status, False, member.name)
 
     # --- claims ----------------------------------------------------------------------------------------

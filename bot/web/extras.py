@@ -9,8 +9,9 @@ hashable value that changes whenever the extras do: the page cache keys on it.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from bot.core.model import StudySnapshot
 
@@ -21,15 +22,16 @@ ATTENDANCE_STATUSES = ("present", "late", "excused", "absent")
 class AttendanceRow:
     member_id: int
     name: str
-    cells: tuple[str, ...]  # one per week of the grid: present | late | excused | absent | "" (no record)
+    # one per column of the grid: present | late | excused | absent | cancelled | "" (no record yet)
+    cells: tuple[str, ...]
     rate: str = ""  # e.g. "88%"
 
 
 @dataclass(frozen=True, slots=True)
 class AttendanceGrid:
-    weeks: tuple[int, ...]
+    weeks: tuple[int | None, ...]  # one per column: the week, or None for a cancelled session
     rows: tuple[AttendanceRow, ...]
-    week_rates: tuple[str, ...] = ()  # one per week, e.g. "90%"
+    week_rates: tuple[str, ...] = ()  # one per column, e.g. "90%" ("" for a cancelled session)
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,10 +67,20 @@ class GuideSection:
 class PageExtras:
     attendance: AttendanceGrid | None = None
     logs: tuple[LogWeek, ...] | None = None
-    progress_png: bytes | None = None
+    progress_png: bytes | None = None  # a ready picture (one page)
+    # ...or how many pages the picture has and a function giving them as data (`bot.render.progress.
+    # ProgressData`), called only when a picture is to be drawn (by the server, in a worker process);
+    # `progress_key` changes exactly when the pictures would.
+    progress_pages: int = 0
+    progress: Callable[[], Sequence[Any]] | None = None
+    progress_key: Hashable = None
     stages: tuple[Stage, ...] = ()
     guide: tuple[GuideSection, ...] = ()
     version: Hashable = 0
+
+    @property
+    def progress_count(self) -> int:
+        return self.progress_pages if self.progress is not None else (1 if self.progress_png is not None else 0)
 
 
 NO_EXTRAS = PageExtras()

@@ -5,6 +5,7 @@ Pure (no clock, no I/O), so what a reader sees is tested without a server. The t
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -118,6 +119,26 @@ READER_ZONES = (
     "Australia/Sydney",
     "UTC",
 )
+
+
+_BOUNDARIES: dict[tuple[object, ...], list[datetime]] = {}
+
+
+def moment_bucket(snap: StudySnapshot, now: datetime) -> int:
+    """Which stretch of time between two of the study's boundaries (a check-in opening, a session starting or
+    ending) `now` is in. Nothing the page shows changes within a stretch, so a rendered page is kept until the
+    next boundary rather than re-rendered every minute."""
+    key = (snap.id, snap.revision, snap.updated_at, snap.practice.checkin_opens)
+    found = _BOUNDARIES.get(key)
+    if found is None:
+        moments: set[datetime] = set()
+        for session in build_schedule(snap.recurrence, snap.changes, snap.week_count):
+            moments.update((session.start - snap.practice.checkin_opens, session.start, session.end))
+        found = sorted(moments)
+        if len(_BOUNDARIES) >= 4096:
+            _BOUNDARIES.clear()
+        _BOUNDARIES[key] = found
+    return bisect_right(found, now)
 
 
 def _day(dt: datetime, lang: str) -> str:

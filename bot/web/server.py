@@ -4,7 +4,8 @@ Why a thread with its own event loop: the page is read by people and by calendar
 minutes; whatever they do (200 requests at once, a client that sends its request one byte a minute), the bot's
 own loop keeps answering Discord. The server only reads: the study snapshots and the page registry are
 immutable values swapped in by the bot's loop, and rendered pages are cached per (study revision, page state,
-language, zone, minute), so a request costs no database round-trip and usually no rendering either.
+language, zone, the stretch of time until the study's next session boundary), so a request costs no
+database round-trip and usually no rendering either.
 
 Safety: every response carries a Content-Security-Policy without inline script, `nosniff`, `no-referrer`
 (page addresses are secrets and must not leak to the sites the page links to) and `frame-ancestors 'none'`;
@@ -17,6 +18,7 @@ import asyncio
 import concurrent.futures
 import hashlib
 import logging
+import socket
 import threading
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
@@ -33,8 +35,9 @@ from bot.config import ConfigError, WebSettings
 from bot.core.model import StudySnapshot
 from bot.i18n import LANGUAGES, t
 from bot.render.calendar import study_calendar
-from bot.web.extras import ExtrasProvider, no_extras
-from bot.web.page import build_view
+from bot.web import pictures
+from bot.web.extras import ExtrasProvider, PageExtras, no_extras
+from bot.web.page import build_view, moment_bucket
 from bot.web.state import TOKEN_PATTERN, PageState, WebRegistry
 
 log = logging.getLogger(__name__)
@@ -56,11 +59,13 @@ STATIC_TYPES = {
     "favicon.svg": "image/svg+xml",
 }
 MAX_CACHED_PAGES = 4096
+MAX_CACHED_PICTURES = 64  # PNGs are ~100 kB: the pictures of the pages being read now
 # Request limits: the server takes only GETs with no body; long lines and header floods are refused early.
 CLIENT_MAX_SIZE = 1024
 MAX_LINE_SIZE = 4096
 MAX_FIELD_SIZE = 4096
 KEEPALIVE_TIMEOUT = 15.0
+BACKLOG = 256
 
 # Throughput cap: the page shares the process (and the interpreter lock) with the bot, so however many readers
 # arrive, the server takes at most this many requests a second; the rest wait their turn (costing no CPU), and
@@ -154,6 +159,8 @@ class WebServer:
         self.pacer = Pacer()
         self._pages: dict[tuple[Any, ...], bytes] = {}
         self._feeds: dict[tuple[Any, ...], tuple[bytes, str]] = {}
+        self._pictures: dict[tuple[Any, ...], tuple[bytes, str]] = {}
+        self._drawing: dict[tuple[Any, ...], asyncio.Future[tuple[bytes, str]]] = {}
         self.env = Environment(
             loader=PackageLoader("bot.web", "templates"),
             autoescape=select_autoescape(default=True, default_for_string=True),
@@ -205,6 +212,7 @@ class WebServer:
         if thread is not None:
             await asyncio.get_running_loop().run_in_executor(None, thread.join, 10)
         self._thread = None
+        await asyncio.to_thread(pictures.shutdown)
 
     def _run(self, ready: concurrent.futures.Future[int]) -> None:
         loop = asyncio.new_event_loop()
@@ -219,7 +227,9 @@ class WebServer:
         finally:
             loop.close()
 
-    async def _serve(self, ready: concurrent.futures.Future[int]) -> None:
+    async def _serve(self, ready: concurrent.futures.Future[int], sock: socket.socket | None = None) -> None:
+        """Serve until stopped: on the configured address, or on `sock` (a socket bound by the bot process, when
+        the page is served by a process of its own)."""
         self._stop = asyncio.Event()
         for name in ("page.html", "index.html", "404.html"):  # compile now, not on a reader's first visit
             self.env.get_template(name)
@@ -234,7 +244,11 @@ class WebServer:
         )
         await runner.setup()
         try:
-            site = web.TCPSite(runner, self.settings.host, self.settings.port, backlog=256)
+            site: web.BaseSite = (
+                web.TCPSite(runner, self.settings.host, self.settings.port, backlog=BACKLOG)
+                if sock is None
+                else web.SockSite(runner, sock)
+            )
             await site.start()
             address = runner.addresses[0]
             ready.set_result(int(address[1]))
@@ -250,6 +264,7 @@ class WebServer:
         app.router.add_get("/s/{token}/", self.page)
         app.router.add_get("/s/{token}/calendar.ics", self.feed)
         app.router.add_get("/s/{token}/progress.png", self.progress)
+        app.router.add_get(r"/s/{token}/progress-{index:[1-9][0-9]?}.png", self.progress)
         app.on_response_prepare.append(self._headers)
         return app
 
@@ -333,7 +348,7 @@ class WebServer:
             snap.updated_at,
             lang,
             zone,
-            int(now.timestamp() // 60),
+            moment_bucket(snap, now),
             extras.version,
         )
         body = self._pages.get(key)
@@ -347,7 +362,8 @@ class WebServer:
                     _=_translator(lang),
                     feed_url=self.feed_url(state),
                     webcal_url=self.webcal_url(state),
-                    has_progress=extras.progress_png is not None,
+                    has_progress=extras.progress_count > 0,
+                    progress_count=extras.progress_count,
                     public=state.public,
                 )
                 .encode()
@@ -389,12 +405,45 @@ class WebServer:
         return web.Response(body=body, headers={**headers, "Content-Type": "text/calendar; charset=utf-8"})
 
     async def progress(self, request: web.Request) -> web.Response:
+        """The progress picture (page `index` of a big study), drawn in a worker process, cached until the
+        study's records or the day change; ETag'd so a reload costs no drawing and no transfer."""
         _state, snap = self._served(request)
         lang = choose_language(request.query.get("lang"), request.headers.get("Accept-Language"), snap.locale)
-        png = self.extras(snap, lang).progress_png
-        if png is None:
+        extras = self.extras(snap, lang)
+        index = int(request.match_info.get("index", "1"))
+        if not 1 <= index <= extras.progress_count:
             raise web.HTTPNotFound()
-        return web.Response(body=png, headers={"Content-Type": "image/png", "Cache-Control": "no-cache"})
+        if extras.progress is None and extras.progress_png is not None:
+            png = extras.progress_png
+            etag = '"' + hashlib.sha256(png).hexdigest()[:32] + '"'
+        else:
+            png, etag = await self._picture(extras, lang, index)
+        headers = {"ETag": etag, "Cache-Control": "no-cache", "Vary": "Accept-Language"}
+        if _matches(request.headers.get("If-None-Match"), etag):
+            return web.Response(status=304, headers=headers)
+        return web.Response(body=png, headers={**headers, "Content-Type": "image/png"})
+
+    async def _picture(self, extras: PageExtras, lang: str, index: int) -> tuple[bytes, str]:
+        key = (extras.progress_key, lang, index)
+        found = self._pictures.get(key)
+        if found is not None:
+            return found
+        pending = self._drawing.get(key)
+        if pending is None:  # one drawing per picture, however many readers ask for it at once
+            assert extras.progress is not None
+            pending = asyncio.ensure_future(self._draw(extras.progress()[index - 1]))
+            self._drawing[key] = pending
+            pending.add_done_callback(lambda _f: self._drawing.pop(key, None))
+        png, etag = await asyncio.shield(pending)
+        if len(self._pictures) >= MAX_CACHED_PICTURES:
+            self._pictures.clear()
+        self._pictures[key] = (png, etag)
+        return png, etag
+
+    @staticmethod
+    async def _draw(page: Any) -> tuple[bytes, str]:
+        png = await pictures.draw(page)
+        return png, '"' + hashlib.sha256(png).hexdigest()[:32] + '"'
 
 
 def _translator(lang: str) -> Callable[..., str]:

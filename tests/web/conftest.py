@@ -11,7 +11,7 @@ import pytest
 from bot.clock import FrozenClock
 from bot.config import WebSettings
 from bot.runtime import Runtime
-from bot.web.extras import ExtrasProvider, no_extras
+from bot.web.extras import ExtrasProvider
 from bot.web.feature import WebFeature, build_web
 from tests.conftest import ADMIN, GUILD_ID
 
@@ -40,13 +40,14 @@ class Served:
         return self.page + "calendar.ics"
 
 
-async def serve(runtime: Runtime, clock: FrozenClock, extras: ExtrasProvider = no_extras) -> WebFeature:
+async def serve(runtime: Runtime, clock: FrozenClock, extras: ExtrasProvider | None = None) -> WebFeature:
     settings = replace(runtime.settings, web=WebSettings(host="127.0.0.1", port=0, public_url=None))
     web = build_web(
         settings=settings,
         sessionmaker=runtime.sessionmaker,
         clock=clock,
         directory=runtime.directory,
+        attendance=runtime.services.attendance,
         extras=extras,
     )
     await web.start()

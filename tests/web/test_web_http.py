@@ -11,7 +11,7 @@ from sqlalchemy import update
 
 from bot.db import models as db
 from bot.runtime import Runtime
-from bot.web.extras import AttendanceGrid, AttendanceRow, LogEntry, LogWeek, PageExtras
+from bot.web.extras import AttendanceGrid, AttendanceRow, LogEntry, LogWeek, PageExtras, no_extras
 from tests.conftest import ADMIN, GUILD_ID
 from tests.web.conftest import Served, serve
 from tests.web.ical import parse_feed
@@ -196,7 +196,7 @@ async def test_optional_sections_render_only_with_their_data(runtime: Runtime, c
         progress_png=b"\x89PNG\r\n\x1a\n",
         version=1,
     )
-    plain = await serve(runtime, clock)
+    plain = await serve(runtime, clock, extras=no_extras)
     rich = await serve(runtime, clock, extras=lambda s, lang: extras)
     try:
         await rich.service.set_enabled(guild_id=GUILD_ID, actor=ADMIN, enabled=True)
