@@ -14,8 +14,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import multiprocessing
 import os
+import signal
+import sys
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -27,7 +30,11 @@ T = TypeVar("T")
 
 
 def lowest_priority() -> None:
-    """Runs first in each worker: the process only gets CPU time nobody else wants."""
+    """Runs first in each worker: the process only gets CPU time nobody else wants, and on Linux it is killed
+    as soon as the process that started it is gone (no orphaned workers after a kill -9 of the bot)."""
+    if sys.platform == "linux":
+        with contextlib.suppress(Exception):
+            ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
     try:
         os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))  # type: ignore[attr-defined,unused-ignore]
     except (AttributeError, OSError):
@@ -80,7 +87,11 @@ class RenderPool:
 
     async def close(self) -> None:
         """Stop the workers (pictures still queued are cancelled); later `run` calls raise."""
+        await asyncio.to_thread(self.shutdown)
+
+    def shutdown(self) -> None:
+        """`close` for callers outside an event loop: blocks until the workers are gone."""
         self._closed = True
         executor, self._executor = self._executor, None
         if executor is not None:
-            await asyncio.to_thread(executor.shutdown, wait=True, cancel_futures=True)
+            executor.shutdown(wait=True, cancel_futures=True)
