@@ -134,7 +134,7 @@ async def open_runtime(settings: Settings, *, clock: Clock | None = None, migrat
     sessionmaker = create_sessionmaker(engine)
     clock = clock or SystemClock()
     plan = settings.shards
-    directory = StudyDirectory(sessionmaker, owns=None if plan is None else plan.owns)
+    directory = StudyDirectory(sessionmaker, shards=plan)
     common = {"sessionmaker": sessionmaker, "clock": clock, "directory": directory}
     services = ServiceSet(
         roster=RosterService(**common),  # type: ignore[arg-type]

@@ -20,6 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.core import model
+from bot.core.sharding import ShardPlan
 from bot.db import models as db
 from bot.db.repositories import (
     CurriculumRepository,
@@ -32,6 +33,7 @@ from bot.db.repositories import (
 log = logging.getLogger(__name__)
 
 Listener = Callable[[int, bool], Awaitable[None]]
+LOAD_BATCH = 500  # studies whose rows are read and built at a time by `load_all`
 
 
 def offsets_from_db(text: str) -> tuple[timedelta, ...]:
@@ -177,12 +179,17 @@ class StudyDirectory:
     """Snapshots of every study, by guild and by id."""
 
     def __init__(
-        self, sessionmaker: async_sessionmaker[AsyncSession], *, owns: Callable[[int], bool] | None = None
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        *,
+        owns: Callable[[int], bool] | None = None,
+        shards: ShardPlan | None = None,
     ) -> None:
         self._sessionmaker = sessionmaker
         # When the bot runs as several processes, this one holds only the studies of the servers it owns
-        # (`owns(guild_id)`): what the bot posts on its own is planned from these snapshots alone.
-        self._owns = owns or _every_server
+        # (`owns(guild_id)`, or its shard plan): what the bot posts on its own is planned from these alone.
+        self._shards = shards
+        self._owns = owns or (shards.owns if shards is not None else _every_server)
         self._by_id: dict[int, model.StudySnapshot] = {}
         self._by_guild: dict[int, model.StudySnapshot] = {}
         self._listeners: list[Listener] = []
@@ -202,37 +209,57 @@ class StudyDirectory:
         return list(self._by_id.values())
 
     async def load_all(self) -> None:
-        """Load every study with five queries in all, whatever the number of studies.
+        """Load every owned study: one query for the studies, then four per batch of `LOAD_BATCH` studies.
 
-        Reads plain rows (no ORM identity map: 1,000 studies are ~90,000 rows) and builds the snapshots with
-        the cyclic GC paused — collections during the build cost more than the queries did.
+        Only owned studies are read (the shard rule is evaluated by the database), and their rows a batch at
+        a time, so a process never holds the rows of more than one batch — at 10,000 studies the rows of all
+        of them at once (~1 million) made the process's memory peak, and CPython keeps most of such a peak.
+        Plain rows (no ORM identity map), and the cyclic GC paused while building: collections during the
+        build cost more than the queries did.
         """
+        shards = self._shards
         async with self._sessionmaker() as session:
-            rows = await SnapshotRepository.all_rows(session)
-        enabled = gc.isenabled()
-        gc.disable()
-        try:
-            grouped: dict[str, defaultdict[int, list[Any]]] = {name: defaultdict(list) for name in rows}
-            for name, table_rows in rows.items():
-                for row in table_rows:
-                    grouped[name][row.study_id if name != "study" else row.id].append(row)
-            self._by_id.clear()
-            self._by_guild.clear()
-            for (study,) in grouped["study"].values():
-                if not self._owns(study.guild_id):
-                    continue
-                sid = study.id
-                snap = build_snapshot(
-                    study,
-                    grouped["member"][sid],
-                    grouped["week"][sid],
-                    grouped["material"][sid],
-                    grouped["change"][sid],
+            studies = [
+                row
+                for row in await SnapshotRepository.studies(
+                    session,
+                    shard_ids=shards.shard_ids if shards else (),
+                    shard_count=shards.shard_count if shards else 0,
                 )
-                self._store(snap)
-        finally:
-            if enabled:
-                gc.enable()
+                if self._owns(row.guild_id)
+            ]
+        built: list[model.StudySnapshot] = []
+        for start in range(0, len(studies), LOAD_BATCH):
+            batch = studies[start : start + LOAD_BATCH]
+            async with self._sessionmaker() as session:
+                rows = await SnapshotRepository.rows_of(session, [study.id for study in batch])
+            enabled = gc.isenabled()
+            gc.disable()
+            try:
+                grouped: dict[str, defaultdict[int, list[Any]]] = {name: defaultdict(list) for name in rows}
+                for name, table_rows in rows.items():
+                    for row in table_rows:
+                        grouped[name][row.study_id].append(row)
+                del rows
+                for study in batch:
+                    sid = study.id
+                    built.append(
+                        build_snapshot(
+                            study,
+                            grouped["member"][sid],
+                            grouped["week"][sid],
+                            grouped["material"][sid],
+                            grouped["change"][sid],
+                        )
+                    )
+                del grouped
+            finally:
+                if enabled:
+                    gc.enable()
+        self._by_id.clear()
+        self._by_guild.clear()
+        for snap in built:
+            self._store(snap)
 
     async def refresh(self, study_id: int) -> model.StudySnapshot | None:
         # One refresh per study at a time: reads then happen in commit order, so an older read can never
