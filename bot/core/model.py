@@ -185,13 +185,16 @@ def _guide_decode(text: str) -> Mapping[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
+_GUIDE_FIELD = Packed[Mapping[str, Any]]({}, _guide_encode, _guide_decode, required=True)
+
+
 @dataclass(frozen=True)
 class Guide:
     """The study guide (the [guide] section of the study definition), per language as stored:
     `{"ko": {...}, "en": {...}}`. The sections' shape belongs to the guide's definition format.
     Kept compressed (see `Packed`): only `/guide`, the progress picture and the web page read it."""
 
-    by_locale: Mapping[str, Any] = Packed({}, _guide_encode, _guide_decode, required=True)
+    by_locale: Packed[Mapping[str, Any]] = _GUIDE_FIELD
 
     def for_locale(self, locale: str) -> Mapping[str, Any]:
         language = "en" if locale.startswith("en") else "ko"
@@ -263,9 +266,9 @@ class StudySnapshot:
     admin_role_id: int | None
     reminder_offsets: tuple[timedelta, ...]
     paused: bool
-    members: tuple[Member, ...] = Packed(_NO_MEMBERS, _members_encode, _members_decode)
-    weeks: tuple[Week, ...] = Packed(_NO_WEEKS, _weeks_encode, _weeks_decode)
-    resources: tuple[Material, ...] = Packed(_NO_MATERIALS, _materials_encode, _materials_decode)
+    members: Packed[tuple[Member, ...]] = Packed(_NO_MEMBERS, _members_encode, _members_decode)
+    weeks: Packed[tuple[Week, ...]] = Packed(_NO_WEEKS, _weeks_encode, _weeks_decode)
+    resources: Packed[tuple[Material, ...]] = Packed(_NO_MATERIALS, _materials_encode, _materials_decode)
     changes: tuple[SessionChange, ...] = ()
     created_at: datetime | None = None
     updated_at: datetime | None = None
