@@ -299,6 +299,27 @@ class StudyDirectory:
             await self.changed(study_id)
         return changed
 
+    async def changed_guild(self, guild_id: int) -> bool:
+        """A server's study was edited elsewhere (another process said so): refresh it when this process owns
+        it and its revision differs from the snapshot. True when it was refreshed."""
+        if not self._owns(guild_id):
+            return False
+        async with self._sessionmaker() as session:
+            query = select(db.Study.id, db.Study.revision).where(db.Study.guild_id == guild_id)
+            row = (await session.execute(query)).first()
+        snap = self._by_guild.get(guild_id)
+        if row is None:
+            if snap is None:
+                return False
+            await self.changed(snap.id)
+            return True
+        if snap is not None and snap.id == row[0] and snap.revision == row[1]:
+            return False
+        if snap is not None and snap.id != row[0]:
+            await self.changed(snap.id)
+        await self.changed(row[0])
+        return True
+
     async def changed(self, study_id: int) -> None:
         """Refresh after a committed write and tell the listeners. Called by the write path itself
         (`Service.edit`), never by hand; `timing` tells listeners whether anything reminders are planned
