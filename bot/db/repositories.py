@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Row, delete, func, select, update
+from sqlalchemy import Row, delete, func, literal_column, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db.models import (
@@ -75,7 +75,9 @@ class SnapshotRepository:
         study = Study.__table__
         query = select(study).order_by(study.c.id)
         if shard_count:
-            query = query.where(study.c.guild_id.op(">>")(22).op("%")(shard_count).in_(list(shard_ids)))
+            # Literal numbers: PostgreSQL shifts a bigint by an integer only (a bound parameter is a bigint).
+            shifted = study.c.guild_id.op(">>")(literal_column("22")).op("%")(literal_column(str(int(shard_count))))
+            query = query.where(shifted.in_([int(i) for i in shard_ids]))
         return (await session.execute(query)).all()
 
     @staticmethod

@@ -295,8 +295,10 @@ class StudyDirectory:
             rows = {row[0]: row[1] for row in (await session.execute(query)).all() if self._owns(row[2])}
         changed = [sid for sid, rev in rows.items() if sid not in self._by_id or self._by_id[sid].revision != rev]
         changed += [sid for sid in list(self._by_id) if sid not in rows]
+        if changed:
+            log.info("picked up %d studies changed elsewhere: %s", len(changed), changed[:20])
         for study_id in changed:
-            await self.changed(study_id)
+            await self.changed(study_id, elsewhere=True)
         return changed
 
     async def changed_guild(self, guild_id: int) -> bool:
@@ -311,21 +313,24 @@ class StudyDirectory:
         if row is None:
             if snap is None:
                 return False
-            await self.changed(snap.id)
+            await self.changed(snap.id, elsewhere=True)
             return True
         if snap is not None and snap.id == row[0] and snap.revision == row[1]:
             return False
         if snap is not None and snap.id != row[0]:
-            await self.changed(snap.id)
-        await self.changed(row[0])
+            await self.changed(snap.id, elsewhere=True)
+        await self.changed(row[0], elsewhere=True)
         return True
 
-    async def changed(self, study_id: int) -> None:
+    async def changed(self, study_id: int, *, elsewhere: bool = False) -> None:
         """Refresh after a committed write and tell the listeners. Called by the write path itself
         (`Service.edit`), never by hand; `timing` tells listeners whether anything reminders are planned
-        from changed, derived by comparing the snapshots rather than chosen by each caller."""
+        from changed, derived by comparing the snapshots rather than chosen by each caller. `elsewhere`:
+        the write was made through another process (logged once the snapshot is fresh)."""
         old = self._by_id.get(study_id)
         new = await self.refresh(study_id)
+        if elsewhere:
+            log.info("study %s (server %s) refreshed after an edit elsewhere", study_id, new.guild_id if new else "-")
         timing = old is None or new is None or timing_key(old) != timing_key(new)
         for listener in self._listeners:
             try:

@@ -67,7 +67,7 @@ async def two(pg_database: str, clock: FrozenClock) -> AsyncIterator[tuple[Runti
         await second.close()
 
 
-async def until(condition: object, *, within: float) -> float:  # noqa: ASYNC109
+async def until(condition: object, *, within: float) -> float:
     """Wait for `condition()` to hold; the seconds it took (fails after `within` seconds)."""
     loop = asyncio.get_running_loop()
     started = loop.time()
