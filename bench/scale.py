@@ -59,14 +59,34 @@ LOG_TIME = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d),(\d{3}) ")
 
 
 def bot_process(argv: list[str]) -> int:
-    """`--bot-process OFFSET run …`: `studybot run` with its clock OFFSET seconds ahead of the system's."""
-    offset = float(argv[0])
+    """`--bot-process OFFSET CLOCKFILE run …`: `studybot run` with its clock OFFSET seconds ahead of the
+    system's. On SIGUSR1 it reads a new offset from CLOCKFILE, moves its clock there and re-arms every study
+    (as `bench/run.py` and the e2e tests do in-process): the due minute is placed once every process is ready."""
+    offset, clock_file = float(argv[0]), Path(argv[1])
     import bot.runtime as runtime_module
     from bot.cli import main
     from bot.clock import ShiftedClock
 
-    runtime_module.SystemClock = lambda: ShiftedClock(timedelta(seconds=offset))  # type: ignore[assignment,misc]
-    return main(argv[1:])
+    clock = ShiftedClock(timedelta(seconds=offset))
+    runtime_module.SystemClock = lambda: clock  # type: ignore[assignment,misc]
+    create_bot = runtime_module.create_bot
+    rearming: set[asyncio.Task[None]] = set()
+
+    def create_and_listen(*args: Any, **kwargs: Any) -> Any:
+        bot = create_bot(*args, **kwargs)
+        loop = asyncio.get_running_loop()
+
+        def move() -> None:
+            clock.offset = timedelta(seconds=float(clock_file.read_text()))
+            task = loop.create_task(bot.reminders.rearm_all())
+            rearming.add(task)
+            task.add_done_callback(rearming.discard)
+
+        loop.add_signal_handler(signal.SIGUSR1, move)
+        return bot
+
+    runtime_module.create_bot = create_and_listen
+    return main(argv[2:])
 
 
 def guild_of(i: int) -> int:
@@ -133,14 +153,15 @@ def write_config(path: Path, *, token: str, standin: Any, url: str, guild: int, 
 
 
 def spawn(name: str, config: Path, shards: str, offset: float, workdir: Path) -> BotProcess:
+    clock_file = workdir / "clock"
+    wrapper = [sys.executable, str(Path(__file__)), "--bot-process"]
     log = workdir / f"{name}.log"
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     env.pop("STUDYBOT_DATABASE_URL", None)
     spawned = time.time()
     with log.open("wb") as err:
         process = subprocess.Popen(
-            [sys.executable, str(Path(__file__)), "--bot-process", str(offset), "run", "--config", str(config)]
-            + ["--shards", shards],
+            [*wrapper, str(offset), str(clock_file), "run", "--config", str(config), "--shards", shards],
             cwd=ROOT,
             env=env,
             stdout=subprocess.DEVNULL,
@@ -272,26 +293,29 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             channel=servers[0][1],
             reload=args.reload,
         )
-        lead = args.lead if args.lead else 20.0 + n / 250
-        due_epoch = time.time() + lead
-        offset = (due - datetime.fromtimestamp(due_epoch, UTC)).total_seconds()
-        due_perf = time.perf_counter() + (due_epoch - time.time())
+        # Spawned an hour before the due minute (nothing due: start-up and catch-up alone) …
+        hour_before = (due - timedelta(hours=1) - datetime.now(UTC)).total_seconds()
         base_requests = len(standin.requests)
         for p, spec in enumerate(specs):
-            bots.append(spawn(f"bot{p}", config, spec, offset, workdir))
+            bots.append(spawn(f"bot{p}", config, spec, hour_before, workdir))
         for bot in bots:
-            await wait_line(bot, "connected as", within=lead + 600)
-        ready_all = time.time()
-        await asyncio.sleep(1.0)
+            await wait_line(bot, "connected as", within=900)
+        await asyncio.sleep(2.0)  # settle: the scheduler's first jobs, the gateway's first heartbeats
         rss = [bot.rss_mib() for bot in bots]
         report["per_process"] = [
             {**startup_figures(bot), "rss_mib": round(r, 1)} for bot, r in zip(bots, rss, strict=True)
         ]
-        report["all_ready_before_due"] = ready_all < due_epoch
         report["rss_per_study_kib"] = round((sum(rss) - processes * report["rss_0_studies_mib"]) * 1024 / n, 1)
         report["pg_connections_at_ready"] = await connections(url)
         progress(f"ready: {report['per_process']}; RSS per study {report['rss_per_study_kib']} KiB")
-
+        # … then every process's clock is moved to `lead` seconds before the due minute and re-armed.
+        lead = args.lead
+        due_epoch = time.time() + lead
+        offset = (due - datetime.fromtimestamp(due_epoch, UTC)).total_seconds()
+        due_perf = time.perf_counter() + (due_epoch - time.time())
+        (workdir / "clock").write_text(repr(offset))
+        for bot in bots:
+            bot.process.send_signal(signal.SIGUSR1)
         # --- fan-out ----------------------------------------------------------------------------------
         channels = [c for _, c in servers]
         messages = standin.world.channel_messages
@@ -323,7 +347,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             "duplicates": sum(1 for c in per_channel if c > 1),
             "losses": sum(1 for c in per_channel if c == 0),
             "ledger": {str(s): int(c) for s, c in rows},
-            "late_posts_before_due": sum(1 for r in posts if r.at < due_perf),
+            "posts_before_due": sum(1 for r in posts if r.at < due_perf),
         }
         report["pg_connections_after_fanout"] = await connections(url)
         report["rss_after_fanout_mib"] = [round(bot.rss_mib(), 1) for bot in bots]

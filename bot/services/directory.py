@@ -72,18 +72,8 @@ def guide_from_db(text: str) -> model.Guide | None:
 
 
 _KINDS = {kind.value: kind for kind in model.MaterialKind}
-
-
-def material_from(row: Any) -> model.Material:
-    """A material from an ORM object or a Core row (same attribute names)."""
-    return model.Material(
-        title=row.title,
-        url=row.url,
-        kind=_KINDS.get(row.kind, model.MaterialKind.LINK),
-        title_en=row.title_en,
-        position=row.position,
-        id=row.id,
-    )
+_KIND_VALUES = frozenset(_KINDS)
+_ROLE_VALUES = {role.value: role.value for role in model.MemberRole}  # an unknown role is an error, as before
 
 
 def build_snapshot(
@@ -93,10 +83,16 @@ def build_snapshot(
     materials: Sequence[Any],
     changes: Sequence[Any],
 ) -> model.StudySnapshot:
-    """A snapshot from the study's rows: ORM objects (one study) or Core rows (bulk load) alike."""
-    by_week: dict[int | None, list[model.Material]] = defaultdict(list)
+    """A snapshot from the study's rows: ORM objects (one study) or Core rows (bulk load) alike.
+
+    The roster, weeks and resources go into the snapshot in their packed form (`model.Plain`) straight from
+    the rows: no objects are built only to be packed again."""
+    by_week: dict[int | None, list[tuple[Any, ...]]] = defaultdict(list)
+    kinds = _KIND_VALUES
     for row in materials:
-        by_week[row.week_id].append(material_from(row))
+        kind = row.kind if row.kind in kinds else "link"
+        by_week[row.week_id].append((row.title, row.url, kind, row.title_en, row.position, row.id))
+    roles = _ROLE_VALUES
     return model.StudySnapshot(
         id=study.id,
         guild_id=study.guild_id,
@@ -115,29 +111,11 @@ def build_snapshot(
         admin_role_id=study.admin_role_id,
         reminder_offsets=offsets_from_db(study.reminder_offsets),
         paused=study.paused,
-        members=tuple(
-            model.Member(
-                name=m.name,
-                role=model.MemberRole(m.role),
-                discord_user_id=m.discord_user_id,
-                github=m.github,
-                blog=m.blog,
-                id=m.id,
-                nudge_opt_in=m.nudge_opt_in,
-            )
-            for m in members
-        ),
-        weeks=tuple(
-            model.Week(
-                number=w.number,
-                title=w.title,
-                title_en=w.title_en,
-                notes=w.notes,
-                materials=tuple(by_week.get(w.id, ())),
-            )
-            for w in weeks
-        ),
-        resources=tuple(by_week.get(None, ())),
+        members=model.Plain(
+            tuple((m.name, roles[m.role], m.discord_user_id, m.github, m.blog, m.id, m.nudge_opt_in) for m in members)
+        ),  # type: ignore[arg-type]
+        weeks=model.Plain(tuple((w.number, w.title, w.title_en, w.notes, tuple(by_week.get(w.id, ()))) for w in weeks)),  # type: ignore[arg-type]
+        resources=model.Plain(tuple(by_week.get(None, ()))),  # type: ignore[arg-type]
         changes=tuple(
             model.SessionChange(
                 original_date=c.original_date,
