@@ -196,8 +196,10 @@ def stop(bots: list[BotProcess]) -> None:
 
 
 def startup_figures(bot: BotProcess) -> dict[str, Any]:
-    ready_at, _ = bot.find("connected as") or (math.nan, "")
     loaded = bot.find("studies loaded in")
+    count = re.search(r"(\d+) studies loaded", loaded[1]) if loaded else None
+    # Every shard's servers are in (the bot logs "connected" per shard as its servers arrive).
+    ready_at, _ = bot.find(f"to {count[1]} servers" if count else "connected as") or (math.nan, "")
     caught = bot.find("reminders caught up and armed in")
     number = re.compile(r"(\d+) studies loaded in ([\d.]+) s")
     out: dict[str, Any] = {"shards": bot.shards, "ready_s": round(ready_at - bot.spawned, 2)}
@@ -299,7 +301,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         for p, spec in enumerate(specs):
             bots.append(spawn(f"bot{p}", config, spec, hour_before, workdir))
         for bot in bots:
-            await wait_line(bot, "connected as", within=900)
+            _, line = await wait_line(bot, "studies loaded in", within=900)
+            await wait_line(bot, f"to {line.split(' studies loaded')[0].rsplit(' ', 1)[1]} servers", within=900)
         await asyncio.sleep(2.0)  # settle: the scheduler's first jobs, the gateway's first heartbeats
         rss = [bot.rss_mib() for bot in bots]
         report["per_process"] = [
