@@ -12,6 +12,7 @@ import hashlib
 import json
 import logging
 import secrets
+import time
 from typing import TYPE_CHECKING, Any
 
 import discord
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
     from bot.delivery.server_events import EventSync
     from bot.runtime import ServiceSet
     from bot.services.directory import StudyDirectory
+    from bot.services.notify import EditListener
     from bot.web.feature import WebFeature
 
 log = logging.getLogger(__name__)
@@ -87,6 +89,8 @@ class StudyBot(commands.Bot):
         self.serve = serve  # False for `studybot sync`: register commands, post nothing
         # Several processes: how often edits made through the others are picked up (None: the sweep only).
         self.reload_seconds: float | None = None
+        # On PostgreSQL: LISTENs for edits made through other processes (the revision poll is the fallback).
+        self.edits: EditListener | None = None
         self._event_sync: asyncio.Task[None] | None = None
         self.synced: bool | None = None
         # Seconds a reminder send in flight may take to finish when the bot closes (`studybot run` sets it
@@ -104,7 +108,11 @@ class StudyBot(commands.Bot):
         await self.sync_commands_if_changed(force=self.force_sync)
         # Reminders go out over REST and need no gateway: arm them now rather than after READY.
         if self.serve:
+            if self.edits is not None:
+                await self.edits.start()
+            began = time.perf_counter()
             await self.reminders.start()
+            log.info("start-up: reminders caught up and armed in %.2f s", time.perf_counter() - began)
         log.info("start-up: commands and reminders ready")
 
     # --- start-up timing ------------------------------------------------------------------------------
@@ -191,6 +199,8 @@ class StudyBot(commands.Bot):
         if hasattr(self, "reminders"):
             await self.reminders.stop(grace=self.stop_grace)
         await self.render_pool.close()
+        if self.edits is not None:
+            await self.edits.stop()
         if self._event_sync is not None and not self._event_sync.done():
             self._event_sync.cancel()
             with contextlib.suppress(asyncio.CancelledError):

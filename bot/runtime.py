@@ -42,6 +42,7 @@ from bot.services.curriculum import CurriculumService
 from bot.services.definitions import DefinitionService
 from bot.services.directory import StudyDirectory
 from bot.services.logs import LogService
+from bot.services.notify import EditListener, asyncpg_dsn
 from bot.services.progress import ProgressService
 from bot.services.roster import RosterService
 from bot.services.sessions import SessionService
@@ -134,7 +135,7 @@ async def open_runtime(settings: Settings, *, clock: Clock | None = None, migrat
     sessionmaker = create_sessionmaker(engine)
     clock = clock or SystemClock()
     plan = settings.shards
-    directory = StudyDirectory(sessionmaker, owns=None if plan is None else plan.owns)
+    directory = StudyDirectory(sessionmaker, shards=plan)
     common = {"sessionmaker": sessionmaker, "clock": clock, "directory": directory}
     services = ServiceSet(
         roster=RosterService(**common),  # type: ignore[arg-type]
@@ -258,6 +259,9 @@ def create_bot(
         reminders=bot.reminders,
     )
     bot.reload_seconds = runtime.settings.reload_seconds
+    dsn = asyncpg_dsn(runtime.settings.database_url)
+    if dsn is not None and serve:
+        bot.edits = EditListener(dsn, runtime.directory)
     runtime.directory.subscribe(bot.reminders.on_study_changed)
     runtime.directory.subscribe(bot.events.on_study_changed)
     # The study web page: its registry always (the /web commands change it), its server only with [web].

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Row, delete, func, select, update
+from sqlalchemy import Row, delete, func, literal_column, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db.models import (
@@ -67,24 +67,38 @@ class StudyRepository:
 
 class SnapshotRepository:
     @staticmethod
-    async def all_rows(session: AsyncSession) -> dict[str, Sequence[Row[Any]]]:
-        """Every row the study snapshots are built from, as plain rows (study, member, week, material,
-        change), each ordered as the snapshots list them. For bulk loads: no ORM objects are built."""
-        study, member, week, change = (
-            Study.__table__,
+    async def studies(
+        session: AsyncSession, *, shard_ids: Sequence[int] = (), shard_count: int = 0
+    ) -> Sequence[Row[Any]]:
+        """Every study row (ordered by id); with a shard count, only those of servers on `shard_ids`
+        (Discord's rule `(guild_id >> 22) % shard_count`, evaluated by the database)."""
+        study = Study.__table__
+        query = select(study).order_by(study.c.id)
+        if shard_count:
+            # Literal numbers: PostgreSQL shifts a bigint by an integer only (a bound parameter is a bigint).
+            shifted = study.c.guild_id.op(">>")(literal_column("22")).op("%")(literal_column(str(int(shard_count))))
+            query = query.where(shifted.in_([int(i) for i in shard_ids]))
+        return (await session.execute(query)).all()
+
+    @staticmethod
+    async def rows_of(session: AsyncSession, study_ids: Sequence[int]) -> dict[str, Sequence[Row[Any]]]:
+        """The member, week, material and change rows of these studies, ordered as the snapshots list them."""
+        member, week, change, material = (
             Member.__table__,
             CurriculumWeek.__table__,
             SessionChange.__table__,
+            Material.__table__,
         )
-        material = Material.__table__
+        ids = list(study_ids)
         queries = {
-            "study": select(study).order_by(study.c.id),
-            "member": select(member).order_by(member.c.study_id, member.c.id),
-            "week": select(week).order_by(week.c.study_id, week.c.number),
-            "material": select(material).order_by(
-                material.c.study_id, material.c.week_id, material.c.position, material.c.id
-            ),
-            "change": select(change).order_by(change.c.study_id, change.c.original_date),
+            "member": select(member).where(member.c.study_id.in_(ids)).order_by(member.c.study_id, member.c.id),
+            "week": select(week).where(week.c.study_id.in_(ids)).order_by(week.c.study_id, week.c.number),
+            "material": select(material)
+            .where(material.c.study_id.in_(ids))
+            .order_by(material.c.study_id, material.c.week_id, material.c.position, material.c.id),
+            "change": select(change)
+            .where(change.c.study_id.in_(ids))
+            .order_by(change.c.study_id, change.c.original_date),
         }
         return {name: (await session.execute(query)).all() for name, query in queries.items()}
 

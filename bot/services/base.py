@@ -16,6 +16,7 @@ from bot.db import models as db
 from bot.db.repositories import AuditRepository, StudyRepository
 from bot.errors import UserError
 from bot.services.directory import StudyDirectory
+from bot.services.notify import mark_changed
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +110,7 @@ class Service:
         now = self.clock.now()
         study.updated_at = now
         study.revision = (study.revision or 0) + 1
+        mark_changed(session, study.guild_id)  # other processes hear of it when this commits
         AuditRepository.add(
             session,
             study_id=study.id,

@@ -20,6 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.core import model
+from bot.core.sharding import ShardPlan
 from bot.db import models as db
 from bot.db.repositories import (
     CurriculumRepository,
@@ -32,6 +33,7 @@ from bot.db.repositories import (
 log = logging.getLogger(__name__)
 
 Listener = Callable[[int, bool], Awaitable[None]]
+LOAD_BATCH = 500  # studies whose rows are read and built at a time by `load_all`
 
 
 def offsets_from_db(text: str) -> tuple[timedelta, ...]:
@@ -70,18 +72,8 @@ def guide_from_db(text: str) -> model.Guide | None:
 
 
 _KINDS = {kind.value: kind for kind in model.MaterialKind}
-
-
-def material_from(row: Any) -> model.Material:
-    """A material from an ORM object or a Core row (same attribute names)."""
-    return model.Material(
-        title=row.title,
-        url=row.url,
-        kind=_KINDS.get(row.kind, model.MaterialKind.LINK),
-        title_en=row.title_en,
-        position=row.position,
-        id=row.id,
-    )
+_KIND_VALUES = frozenset(_KINDS)
+_ROLE_VALUES = {role.value: role.value for role in model.MemberRole}  # an unknown role is an error, as before
 
 
 def build_snapshot(
@@ -91,10 +83,16 @@ def build_snapshot(
     materials: Sequence[Any],
     changes: Sequence[Any],
 ) -> model.StudySnapshot:
-    """A snapshot from the study's rows: ORM objects (one study) or Core rows (bulk load) alike."""
-    by_week: dict[int | None, list[model.Material]] = defaultdict(list)
+    """A snapshot from the study's rows: ORM objects (one study) or Core rows (bulk load) alike.
+
+    The roster, weeks and resources go into the snapshot in their packed form (`model.Plain`) straight from
+    the rows: no objects are built only to be packed again."""
+    by_week: dict[int | None, list[tuple[Any, ...]]] = defaultdict(list)
+    kinds = _KIND_VALUES
     for row in materials:
-        by_week[row.week_id].append(material_from(row))
+        kind = row.kind if row.kind in kinds else "link"
+        by_week[row.week_id].append((row.title, row.url, kind, row.title_en, row.position, row.id))
+    roles = _ROLE_VALUES
     return model.StudySnapshot(
         id=study.id,
         guild_id=study.guild_id,
@@ -113,29 +111,11 @@ def build_snapshot(
         admin_role_id=study.admin_role_id,
         reminder_offsets=offsets_from_db(study.reminder_offsets),
         paused=study.paused,
-        members=tuple(
-            model.Member(
-                name=m.name,
-                role=model.MemberRole(m.role),
-                discord_user_id=m.discord_user_id,
-                github=m.github,
-                blog=m.blog,
-                id=m.id,
-                nudge_opt_in=m.nudge_opt_in,
-            )
-            for m in members
-        ),
-        weeks=tuple(
-            model.Week(
-                number=w.number,
-                title=w.title,
-                title_en=w.title_en,
-                notes=w.notes,
-                materials=tuple(by_week.get(w.id, ())),
-            )
-            for w in weeks
-        ),
-        resources=tuple(by_week.get(None, ())),
+        members=model.Plain(
+            tuple((m.name, roles[m.role], m.discord_user_id, m.github, m.blog, m.id, m.nudge_opt_in) for m in members)
+        ),  # type: ignore[arg-type]
+        weeks=model.Plain(tuple((w.number, w.title, w.title_en, w.notes, tuple(by_week.get(w.id, ()))) for w in weeks)),  # type: ignore[arg-type]
+        resources=model.Plain(tuple(by_week.get(None, ()))),  # type: ignore[arg-type]
         changes=tuple(
             model.SessionChange(
                 original_date=c.original_date,
@@ -177,12 +157,17 @@ class StudyDirectory:
     """Snapshots of every study, by guild and by id."""
 
     def __init__(
-        self, sessionmaker: async_sessionmaker[AsyncSession], *, owns: Callable[[int], bool] | None = None
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        *,
+        owns: Callable[[int], bool] | None = None,
+        shards: ShardPlan | None = None,
     ) -> None:
         self._sessionmaker = sessionmaker
         # When the bot runs as several processes, this one holds only the studies of the servers it owns
-        # (`owns(guild_id)`): what the bot posts on its own is planned from these snapshots alone.
-        self._owns = owns or _every_server
+        # (`owns(guild_id)`, or its shard plan): what the bot posts on its own is planned from these alone.
+        self._shards = shards
+        self._owns = owns or (shards.owns if shards is not None else _every_server)
         self._by_id: dict[int, model.StudySnapshot] = {}
         self._by_guild: dict[int, model.StudySnapshot] = {}
         self._listeners: list[Listener] = []
@@ -202,37 +187,57 @@ class StudyDirectory:
         return list(self._by_id.values())
 
     async def load_all(self) -> None:
-        """Load every study with five queries in all, whatever the number of studies.
+        """Load every owned study: one query for the studies, then four per batch of `LOAD_BATCH` studies.
 
-        Reads plain rows (no ORM identity map: 1,000 studies are ~90,000 rows) and builds the snapshots with
-        the cyclic GC paused — collections during the build cost more than the queries did.
+        Only owned studies are read (the shard rule is evaluated by the database), and their rows a batch at
+        a time, so a process never holds the rows of more than one batch — at 10,000 studies the rows of all
+        of them at once (~1 million) made the process's memory peak, and CPython keeps most of such a peak.
+        Plain rows (no ORM identity map), and the cyclic GC paused while building: collections during the
+        build cost more than the queries did.
         """
+        shards = self._shards
         async with self._sessionmaker() as session:
-            rows = await SnapshotRepository.all_rows(session)
-        enabled = gc.isenabled()
-        gc.disable()
-        try:
-            grouped: dict[str, defaultdict[int, list[Any]]] = {name: defaultdict(list) for name in rows}
-            for name, table_rows in rows.items():
-                for row in table_rows:
-                    grouped[name][row.study_id if name != "study" else row.id].append(row)
-            self._by_id.clear()
-            self._by_guild.clear()
-            for (study,) in grouped["study"].values():
-                if not self._owns(study.guild_id):
-                    continue
-                sid = study.id
-                snap = build_snapshot(
-                    study,
-                    grouped["member"][sid],
-                    grouped["week"][sid],
-                    grouped["material"][sid],
-                    grouped["change"][sid],
+            studies = [
+                row
+                for row in await SnapshotRepository.studies(
+                    session,
+                    shard_ids=shards.shard_ids if shards else (),
+                    shard_count=shards.shard_count if shards else 0,
                 )
-                self._store(snap)
-        finally:
-            if enabled:
-                gc.enable()
+                if self._owns(row.guild_id)
+            ]
+        built: list[model.StudySnapshot] = []
+        for start in range(0, len(studies), LOAD_BATCH):
+            batch = studies[start : start + LOAD_BATCH]
+            async with self._sessionmaker() as session:
+                rows = await SnapshotRepository.rows_of(session, [study.id for study in batch])
+            enabled = gc.isenabled()
+            gc.disable()
+            try:
+                grouped: dict[str, defaultdict[int, list[Any]]] = {name: defaultdict(list) for name in rows}
+                for name, table_rows in rows.items():
+                    for row in table_rows:
+                        grouped[name][row.study_id].append(row)
+                del rows
+                for study in batch:
+                    sid = study.id
+                    built.append(
+                        build_snapshot(
+                            study,
+                            grouped["member"][sid],
+                            grouped["week"][sid],
+                            grouped["material"][sid],
+                            grouped["change"][sid],
+                        )
+                    )
+                del grouped
+            finally:
+                if enabled:
+                    gc.enable()
+        self._by_id.clear()
+        self._by_guild.clear()
+        for snap in built:
+            self._store(snap)
 
     async def refresh(self, study_id: int) -> model.StudySnapshot | None:
         # One refresh per study at a time: reads then happen in commit order, so an older read can never
@@ -268,16 +273,42 @@ class StudyDirectory:
             rows = {row[0]: row[1] for row in (await session.execute(query)).all() if self._owns(row[2])}
         changed = [sid for sid, rev in rows.items() if sid not in self._by_id or self._by_id[sid].revision != rev]
         changed += [sid for sid in list(self._by_id) if sid not in rows]
+        if changed:
+            log.info("picked up %d studies changed elsewhere: %s", len(changed), changed[:20])
         for study_id in changed:
-            await self.changed(study_id)
+            await self.changed(study_id, elsewhere=True)
         return changed
 
-    async def changed(self, study_id: int) -> None:
+    async def changed_guild(self, guild_id: int) -> bool:
+        """A server's study was edited elsewhere (another process said so): refresh it when this process owns
+        it and its revision differs from the snapshot. True when it was refreshed."""
+        if not self._owns(guild_id):
+            return False
+        async with self._sessionmaker() as session:
+            query = select(db.Study.id, db.Study.revision).where(db.Study.guild_id == guild_id)
+            row = (await session.execute(query)).first()
+        snap = self._by_guild.get(guild_id)
+        if row is None:
+            if snap is None:
+                return False
+            await self.changed(snap.id, elsewhere=True)
+            return True
+        if snap is not None and snap.id == row[0] and snap.revision == row[1]:
+            return False
+        if snap is not None and snap.id != row[0]:
+            await self.changed(snap.id, elsewhere=True)
+        await self.changed(row[0], elsewhere=True)
+        return True
+
+    async def changed(self, study_id: int, *, elsewhere: bool = False) -> None:
         """Refresh after a committed write and tell the listeners. Called by the write path itself
         (`Service.edit`), never by hand; `timing` tells listeners whether anything reminders are planned
-        from changed, derived by comparing the snapshots rather than chosen by each caller."""
+        from changed, derived by comparing the snapshots rather than chosen by each caller. `elsewhere`:
+        the write was made through another process (logged once the snapshot is fresh)."""
         old = self._by_id.get(study_id)
         new = await self.refresh(study_id)
+        if elsewhere:
+            log.info("study %s (server %s) refreshed after an edit elsewhere", study_id, new.guild_id if new else "-")
         timing = old is None or new is None or timing_key(old) != timing_key(new)
         for listener in self._listeners:
             try:
