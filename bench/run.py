@@ -74,7 +74,7 @@ if str(ROOT) not in sys.path:  # `python bench/run.py` puts bench/ first on the 
     sys.path.insert(0, str(ROOT))
 
 import psutil  # type: ignore[import-untyped]  # noqa: E402
-from sqlalchemy import func, select  # noqa: E402
+from sqlalchemy import func, select, update  # noqa: E402
 
 from bot.clock import ShiftedClock  # noqa: E402
 from bot.config import Settings  # noqa: E402
@@ -355,6 +355,12 @@ async def scenario_seed(args: argparse.Namespace) -> dict[str, Any]:
             if (i + 1) % 100 == 0:
                 progress(f"seeded {i + 1}/{args.studies} studies")
         async with runtime.sessionmaker() as session:
+            # This benchmark measures reminders: the practice posts (a nudge falls in the same minute) are off,
+            # or each channel would get two posts and the fan-out would count them as duplicates.
+            await session.execute(
+                update(db.Study).values(nudge_offset_minutes=0, recap_enabled=False, checkin_post_enabled=False)
+            )
+            await session.commit()
             counts = {
                 name: int((await session.execute(select(func.count()).select_from(model))).scalar_one())
                 for name, model in (

@@ -32,6 +32,7 @@ Decisions:
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from datetime import date, time, timedelta
@@ -139,6 +140,13 @@ _LABEL = re.compile(r"(?!-)[^\W_](?:[\w-]{0,61}[^\W_])?", re.UNICODE)
 _IPV4 = re.compile(r"(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}")
 
 
+# A link made only of characters kept as they are (and well-formed %-escapes) needs no character-by-character
+# check or encoding: the common case, checked with two regular expressions instead (renderers clean every
+# stored link they show, so this is on the path of `/week`).
+_PLAIN_URL = re.compile(r"[A-Za-z0-9\-._~!$&*+,;=:@/?#%]+")
+_BAD_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
+
+
 def _encode_rest(rest: str) -> str:
     out: list[str] = []
     for index, char in enumerate(rest):
@@ -173,9 +181,11 @@ def clean_url(value: str, *, field: str = "url", required: bool = True) -> str:
     match = re.match(r"([A-Za-z][A-Za-z0-9+.-]*)://", url)
     if match is None or match.group(1).lower() not in ("http", "https"):
         raise UserError("error.url_scheme", field=field, value=shown(url))
-    for char in url:
-        if char.isspace() or char == "\\" or unicodedata.category(char) in ("Cc", "Cf", "Co", "Cn", "Cs"):
-            raise UserError("error.url_char", field=field, char=f"U+{ord(char):04X}")
+    plain = _PLAIN_URL.fullmatch(url) is not None and _BAD_PERCENT.search(url) is None
+    if not plain:
+        for char in url:
+            if char.isspace() or char == "\\" or unicodedata.category(char) in ("Cc", "Cf", "Co", "Cn", "Cs"):
+                raise UserError("error.url_char", field=field, char=f"U+{ord(char):04X}")
     scheme = match.group(1).lower()
     after = url[match.end() :]
     split = re.search(r"[/?#]", after)
@@ -188,12 +198,13 @@ def clean_url(value: str, *, field: str = "url", required: bool = True) -> str:
         raise UserError("error.url_host", field=field, value=shown(url))
     if colon and not (port.isascii() and port.isdigit() and 0 < int(port) < 65536):
         raise UserError("error.url_host", field=field, value=shown(url))
-    normalized = f"{scheme}://{host}{colon}{port}{_encode_rest(rest)}"
+    normalized = f"{scheme}://{host}{colon}{port}{rest if plain else _encode_rest(rest)}"
     if len(normalized) > URL_MAX:
         raise UserError("error.text_too_long", field=field, limit=URL_MAX, length=len(normalized))
     return normalized
 
 
+@functools.lru_cache(maxsize=4096)  # a pure function of the text; renderers ask for the same links again and again
 def safe_url(value: str) -> str | None:
     """The normalized form of a stored link, or None when it cannot be shown as a link at all (a value
     stored before these rules existed): renderers show such a title without a link."""

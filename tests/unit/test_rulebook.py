@@ -15,6 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from bot.core import validation
 from bot.core.model import Material, MaterialKind, Member, MemberRole, Place, Recurrence, StudySnapshot, Week
 from bot.core.schedule import build_schedule
 from bot.core.validation import (
@@ -358,3 +359,15 @@ def test_rendered_markdown_opens_exactly_the_links_we_intend(
         _assert_only_intended(render_settings(snap, lang, changed=True), _intended(place_url), complete=True)
     sent = render_reminder(snap, reminder, now=before, late=False)
     _assert_only_intended(sent, _intended(*urls, place_url), complete=True)
+
+
+@given(st.text(alphabet='AZaz09-._~!$&*+,;=:@/?#%Fe\\ <>"é\u200b', max_size=40))
+def test_the_fast_path_for_plain_links_keeps_what_the_full_check_would(rest: str) -> None:
+    # A link made only of kept characters and well-formed %-escapes skips the character-by-character check and
+    # the encoding; for it both must have nothing to do, or the fast path would let a different link through.
+    url = "https://example.com/" + rest
+    if validation._PLAIN_URL.fullmatch(url) is None or validation._BAD_PERCENT.search(url) is not None:
+        return  # the full check runs (covered by the tests above)
+    assert validation._encode_rest("/" + rest) == "/" + rest
+    assert not any(c.isspace() or c == "\\" or not c.isprintable() for c in url)
+    assert validation.clean_url(url) == url
