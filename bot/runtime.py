@@ -25,7 +25,7 @@ from bot.app import StudyBot
 from bot.clock import Clock, SystemClock
 from bot.config import ConfigError, Settings, StudyConfig, mask_url, redact
 from bot.core.definition import load_definition
-from bot.core.sharding import budget_share, owns
+from bot.core.sharding import budget_share, owns, slot_grid
 from bot.db.engine import create_engine, create_sessionmaker
 from bot.db.migrate import upgrade_to_head
 from bot.db.repositories import BotStateRepository, StudyRepository
@@ -249,6 +249,7 @@ def create_bot(
         backoff_base=backoff_base,
         practice=PracticeFacts(runtime.services.attendance, pool=bot.render_pool),
         rate_per_second=budget_share(runtime.settings.shards, RATE_PER_SECOND),
+        slot_grid=slot_grid(runtime.settings.shards),
         shared=runtime.settings.shards is not None and runtime.settings.shards.several_processes,
     )
     bot.events = EventSync(

@@ -59,6 +59,14 @@ def budget_share(plan: ShardPlan | None, rate: float) -> float:
     return rate * len(plan.shard_ids) / plan.shard_count
 
 
+def slot_grid(plan: ShardPlan | None) -> tuple[int, frozenset[int]]:
+    """(positions, owned positions) of this process on the bot's one grid of rate-limit slots: a position per
+    shard, this process's shards its own, so processes with disjoint shards take turns (`RateGate`)."""
+    if plan is None:
+        return 1, frozenset({0})
+    return plan.shard_count, frozenset(plan.shard_ids)
+
+
 def owns(plan: ShardPlan | None, guild_id: int) -> bool:
     """Does the process running `plan` own this server? Without a plan it owns every server."""
     return plan is None or plan.owns(guild_id)

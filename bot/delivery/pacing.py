@@ -13,7 +13,8 @@ from __future__ import annotations
 import asyncio
 import heapq
 import itertools
-import time as monotonic_time
+import math
+import time as wall_time
 from collections.abc import Awaitable, Callable
 from enum import IntEnum
 from typing import Generic, TypeVar
@@ -67,20 +68,39 @@ class RateGate:
         self,
         rate: float,
         *,
-        now: Callable[[], float] = monotonic_time.monotonic,
+        positions: int = 1,
+        owned: frozenset[int] | None = None,
+        now: Callable[[], float] = wall_time.time,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         if rate <= 0:
             raise ValueError("rate must be positive")
+        owned = frozenset(range(positions)) if owned is None else owned
+        if positions < 1 or not owned or not owned <= frozenset(range(positions)):
+            raise ValueError("owned positions must be a non-empty subset of range(positions)")
         self.rate = rate
+        # The bot's slots lie on one grid of wall-clock instants, `grid_rate` per second for every process
+        # together; slot i belongs to position i % positions (a shard), and this process uses its shards' slots
+        # only. Processes that own disjoint shards therefore interleave instead of landing together, so all of
+        # them in any one-second window never start more than the bot's budget.
+        self.positions = positions
+        self.owned = owned
+        self.grid_rate = rate * positions / len(owned)
         self._now = now
         self._sleep = sleep
-        self._next = 0.0
+        self._last = -1  # index of the last slot handed out
         self._waiters: SlotQueue[tuple[Priority, asyncio.Future[None]]] = SlotQueue()
         self._dispatcher: asyncio.Task[None] | None = None
         self.granted: dict[Priority, int] = {p: 0 for p in Priority}
         # Priorities that pass without pacing (benchmarks let a first event sync run unthrottled in set-up).
         self.unpaced: set[Priority] = set()
+
+    def next_slot(self, now: float) -> int:
+        """The index of the first slot of this process at or after `now` and after the last one handed out."""
+        index = max(math.ceil(now * self.grid_rate - 1e-9), self._last + 1)
+        while index % self.positions not in self.owned:
+            index += 1
+        return index
 
     def waiting(self, priority: Priority) -> int:
         return self._waiters.waiting(priority)
@@ -96,7 +116,8 @@ class RateGate:
 
     async def _dispatch(self) -> None:
         while len(self._waiters):
-            delay = self._next - self._now()
+            slot = self.next_slot(self._now())
+            delay = slot / self.grid_rate - self._now()
             if delay > 0:
                 await self._sleep(delay)
             else:
@@ -107,7 +128,7 @@ class RateGate:
                     continue
                 future.set_result(None)
                 self.granted[priority] += 1
-                self._next = max(self._now(), self._next) + 1.0 / self.rate
+                self._last = slot
                 break
 
 

@@ -121,6 +121,7 @@ class ReminderRunner:
         problems: ProblemBoard | None = None,
         practice: PracticeFacts | None = None,
         shared: bool = False,
+        slot_grid: tuple[int, frozenset[int]] = (1, frozenset({0})),
     ) -> None:
         self.directory = directory
         # Several processes share the ledger: a claimed row of a study this process does not hold belongs to
@@ -129,7 +130,7 @@ class ReminderRunner:
         self.ledger = ledger
         self.clock = clock
         self.poster = poster
-        self.gate = RateGate(rate_per_second)
+        self.gate = RateGate(rate_per_second, positions=slot_grid[0], owned=slot_grid[1])
         self.backoff_base = backoff_base
         self.queue: asyncio.Queue[QueuedSend] = asyncio.Queue()
         self.scheduler = AsyncIOScheduler(timezone="UTC")

@@ -4,10 +4,11 @@ moves), and the split of Discord's global budget over the processes' shards."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 
 import pytest
 
-from bot.core.sharding import ShardPlan, budget_share
+from bot.core.sharding import ShardPlan, budget_share, slot_grid
 from bot.delivery.pacing import GLOBAL_LIMIT, PROCESS_RATE, Priority, RateGate, SlotQueue
 
 
@@ -85,3 +86,43 @@ def test_the_processes_shares_add_up_to_the_whole_budget() -> None:
     shares = [budget_share(ShardPlan(ids, 8), PROCESS_RATE) for ids in [(0, 1, 2, 3), (4, 5), (6,), (7,)]]
     assert shares[0] == pytest.approx(PROCESS_RATE / 2)
     assert sum(shares) == pytest.approx(PROCESS_RATE)
+
+
+async def _starts(gate: RateGate, time: FakeTime, count: int) -> list[float]:
+    starts = []
+    for _ in range(count):
+        await gate.wait()
+        starts.append(time.now)
+    return starts
+
+
+@pytest.mark.parametrize("layout", [[(0, 1), (2, 3), (4, 5), (6, 7)], [(0, 1, 2, 3), (4, 5), (6,), (7,)]])
+async def test_processes_with_disjoint_shards_take_turns_and_never_exceed_the_budget_together(
+    layout: list[tuple[int, ...]],
+) -> None:
+    # Every process paces at its share, and on its own that is enough only on average: four processes at 12/s
+    # each, started at unrelated instants, can put 13 starts each in one second (52 > 50, a 429). On the one
+    # grid of slots they interleave, so all of them together start at most ⌈48⌉ + 1 = 49 in any second.
+    starts: list[float] = []
+    for offset, ids in enumerate(layout):
+        plan = ShardPlan(ids, 8)
+        time = FakeTime()
+        time.now = 1_000.0 + offset * 0.0137  # processes start at unrelated instants
+        positions, owned = slot_grid(plan)
+        gate = RateGate(budget_share(plan, PROCESS_RATE), positions=positions, owned=owned, now=time, sleep=time.sleep)
+        starts += await _starts(gate, time, int(5 * gate.rate))
+    starts.sort()
+    assert len(set(starts)) == len(starts)  # no two processes ever share a slot
+    busiest = max(sum(1 for s in starts if start <= s <= start + 1.0) for start in starts)
+    assert busiest <= 49 < GLOBAL_LIMIT
+    gaps = [b - a for a, b in itertools.pairwise(starts)]
+    assert min(gaps) == pytest.approx(1 / PROCESS_RATE, rel=1e-6)  # evenly spread over the whole bot
+
+
+def test_a_process_that_owns_every_shard_uses_every_slot() -> None:
+    time = FakeTime()
+    gate = RateGate(PROCESS_RATE, now=time, sleep=time.sleep)
+    assert gate.grid_rate == PROCESS_RATE
+    assert [gate.next_slot(t / PROCESS_RATE) for t in range(5)] == [0, 1, 2, 3, 4]
+    with pytest.raises(ValueError, match="subset"):
+        RateGate(10.0, positions=4, owned=frozenset({5}))
