@@ -33,6 +33,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import json
 import math
 import os
@@ -86,6 +87,21 @@ def bot_process(argv: list[str]) -> int:
         return bot
 
     runtime_module.create_bot = create_and_listen
+    if os.environ.get("STUDYBOT_BENCH_GATE_LOG"):  # each paced request's write time, for comparing with arrivals
+        import atexit
+
+        from bot.delivery import pacing
+
+        written: list[float] = []
+        stamp = pacing.RateGate._stamp
+
+        def logged(self: Any, ticket: Any) -> None:
+            written.append(time.time())
+            stamp(self, ticket)
+
+        pacing.RateGate._stamp = logged  # type: ignore[method-assign]
+        path = Path(os.environ["STUDYBOT_BENCH_GATE_LOG"]) / f"gate-{os.getpid()}.json"
+        atexit.register(lambda: path.write_text(json.dumps(written)))
     return main(argv[2:])
 
 
@@ -156,7 +172,7 @@ def spawn(name: str, config: Path, shards: str, offset: float, workdir: Path) ->
     clock_file = workdir / "clock"
     wrapper = [sys.executable, str(Path(__file__)), "--bot-process"]
     log = workdir / f"{name}.log"
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "STUDYBOT_BENCH_GATE_LOG": str(workdir)}
     env.pop("STUDYBOT_DATABASE_URL", None)
     spawned = time.time()
     with log.open("wb") as err:
@@ -166,6 +182,8 @@ def spawn(name: str, config: Path, shards: str, offset: float, workdir: Path) ->
             env=env,
             stdout=subprocess.DEVNULL,
             stderr=err,
+            # the bots at the ordinary priority, not the stand-in's raised one (a child inherits its nice value)
+            preexec_fn=lambda: os.setpriority(os.PRIO_PROCESS, 0, 0),
         )
     return BotProcess(name, shards, log, process, spawned)
 
@@ -242,6 +260,15 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     if not server.startswith("postgresql+asyncpg://"):
         raise SystemExit("needs PostgreSQL: set STUDYBOT_TEST_POSTGRES_URL or pass --postgres postgresql+asyncpg://…")
     report: dict[str, Any] = {"studies": n, "processes": processes, "shard_count": shard_count}
+    # The stand-in is Discord, whose servers our load does not slow: it stamps each request as it arrives and
+    # counts the global limit by those stamps. Sharing two cores with four bots and PostgreSQL at the same
+    # priority, its loop is sometimes not scheduled for tens of milliseconds and then stamps a queue of requests
+    # at once — a bunching no real Discord sees. Where allowed, it runs at a higher priority (nice −10).
+    try:
+        os.setpriority(os.PRIO_PROCESS, 0, -10)
+        report["standin_nice"] = -10
+    except OSError:
+        report["standin_nice"] = os.getpriority(os.PRIO_PROCESS, 0)
     workdir = Path(tempfile.mkdtemp(prefix="studybot-scale-"))
     url = await seed.create_database(server)
     empty = await seed.create_database(server)
@@ -311,6 +338,13 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         report["rss_per_study_kib"] = round((sum(rss) - processes * report["rss_0_studies_mib"]) * 1024 / n, 1)
         report["pg_connections_at_ready"] = await connections(url)
         progress(f"ready: {report['per_process']}; RSS per study {report['rss_per_study_kib']} KiB")
+        # Nor does Discord pause to collect garbage: a full collection over the stand-in's 10,000 servers (the
+        # bench's process) stops its loop for 0.7 s, and the requests that queue meanwhile
+        # are then stamped together — a window that holds them and the next second's on-time ones tops 50.
+        gc.collect()
+        gc.freeze()
+        gc.disable()
+        # (collected here, before the due minute: the collection itself is such a pause)
         # … then every process's clock is moved to `lead` seconds before the due minute and re-armed.
         lead = args.lead
         due_epoch = time.time() + lead
@@ -325,7 +359,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         floor = n / GLOBAL_LIMIT
         with contextlib.suppress(TimeoutError):
             await standin.wait_until(
-                lambda: sum(1 for c in channels if messages.get(c)) >= n,
+                # Checked on every request the stand-in answers: a count, not a walk over 10,000 channels (the
+                # walk took the stand-in's loop ~1 ms a post and bunched the time stamps of the next requests).
+                lambda: len(messages) >= n,
                 max(0.0, due_epoch - time.time()) + floor * 3 + 60,
                 "every reminder",
             )
@@ -338,6 +374,12 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         per_channel = [len(messages.get(c, [])) for c in channels]
         last = max((r.at for r in posts), default=math.nan) - due_perf
         stats = standin.faults.totals()
+        stamps = [
+            (round(r.at - due_perf, 4), r.status, r.route, r.path, r.wall.timestamp())
+            for r in standin.requests[base_requests:]
+            if r.at >= due_perf - 60
+        ]
+        (workdir / "stamps.json").write_text(json.dumps(stamps))
         async with _session(url) as session:
             rows = (await session.execute(select(db.Delivery.status, func.count()).group_by(db.Delivery.status))).all()
         report["fanout"] = {
@@ -352,6 +394,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             "ledger": {str(s): int(c) for s, c in rows},
             "posts_before_due": sum(1 for r in posts if r.at < due_perf),
         }
+        gc.enable()
         report["pg_connections_after_fanout"] = await connections(url)
         report["rss_after_fanout_mib"] = [round(bot.rss_mib(), 1) for bot in bots]
         progress(f"fan-out: {report['fanout']}")

@@ -19,6 +19,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.delivery.pacing import pacing_trace
 from bot.errors import UserError
 from bot.exts._glue import NO_PINGS, lang
 from bot.i18n import t
@@ -74,6 +75,8 @@ class StudyBot(commands.Bot):
             # How long discord.py waits for more GUILD_CREATEs before `ready`; the bot does not wait for it
             # (see "start-up timing" below), so it only matters when a server stays unavailable.
             guild_ready_timeout=guild_ready_timeout,
+            # Paced requests are stamped as they leave (bot.delivery.pacing: the rate gate's window).
+            http_trace=options.pop("http_trace", None) or pacing_trace(),
             **options,  # shard_ids/shard_count for the sharded client (bot.sharding)
         )
         self.services = services

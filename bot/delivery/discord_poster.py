@@ -6,6 +6,8 @@ Discord refuses) are not retried — blind retries of 4xx answers are what get a
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -25,6 +27,14 @@ TRANSIENT = (aiohttp.ClientError, OSError, TimeoutError, RuntimeError)  # Runtim
 class DiscordPoster:
     def __init__(self, bot: StudyBot) -> None:
         self.bot = bot
+
+    def held(self) -> Awaitable[object] | None:
+        """While discord.py waits out a global 429 (its `_global_over` event is clear, for every request of the
+        process), the wait's end; else None. The rate gate grants no slot meanwhile (`RateGate(held=…)`)."""
+        over = getattr(self.bot.http, "_global_over", None)
+        if not isinstance(over, asyncio.Event) or over.is_set():
+            return None
+        return over.wait()
 
     async def post(self, channel_id: int, reply: Reply, *, nonce: str) -> int:
         # Sending needs only the id: no channel lookup (which would be an extra, unpaced REST call).

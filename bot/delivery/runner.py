@@ -130,7 +130,9 @@ class ReminderRunner:
         self.ledger = ledger
         self.clock = clock
         self.poster = poster
-        self.gate = RateGate(rate_per_second, positions=slot_grid[0], owned=slot_grid[1])
+        self.gate = RateGate(
+            rate_per_second, positions=slot_grid[0], owned=slot_grid[1], held=getattr(poster, "held", None)
+        )
         self.backoff_base = backoff_base
         self.queue: asyncio.Queue[QueuedSend] = asyncio.Queue()
         self.scheduler = AsyncIOScheduler(timezone="UTC")
@@ -420,10 +422,10 @@ class ReminderRunner:
                 await self._drop(item, snap.reminder_channel_id, attempts, reason="session changed before it was sent")
                 return
             reply = await self.compose(snap, planned, late=item.late, nonce=item.nonce)
-            await self.gate.wait(Priority.REMINDER)
             attempts += 1
             try:
-                message_id = await self.poster.post(snap.reminder_channel_id, reply, nonce=item.nonce)
+                async with self.gate.slot(Priority.REMINDER):
+                    message_id = await self.poster.post(snap.reminder_channel_id, reply, nonce=item.nonce)
             except PostError as exc:
                 if exc.permanent or attempts >= MAX_ATTEMPTS:
                     log.warning("delivery %s failed for good after %s attempts: %s", item.delivery_id, attempts, exc)

@@ -233,15 +233,15 @@ class EventSync:
         http = self.bot.http
         for event_id in actions.delete:
             try:
-                await self.gate.wait(Priority.EVENT)
-                await http.delete_scheduled_event(snap.guild_id, event_id)
+                async with self.gate.slot(Priority.EVENT):
+                    await http.delete_scheduled_event(snap.guild_id, event_id)
             except discord.NotFound:
                 pass  # already gone (deleted by hand or ended): just forget it
             await self._forget(snap.id, event_id)
         for event_id, spec in actions.update:
             try:
-                await self.gate.wait(Priority.EVENT)
-                await http.edit_scheduled_event(snap.guild_id, event_id, **self._payload(spec))
+                async with self.gate.slot(Priority.EVENT):
+                    await http.edit_scheduled_event(snap.guild_id, event_id, **self._payload(spec))
             except discord.NotFound:
                 await self._forget(snap.id, event_id)
                 actions.create.append(spec)
@@ -254,9 +254,9 @@ class EventSync:
         for spec in actions.create:
             if not await self._claim(snap.id, spec.original_date):
                 continue  # another process holds the claim: it creates this one
-            await self.gate.wait(Priority.EVENT)
             try:
-                data = await http.create_guild_scheduled_event(snap.guild_id, **self._payload(spec))
+                async with self.gate.slot(Priority.EVENT):
+                    data = await http.create_guild_scheduled_event(snap.guild_id, **self._payload(spec))
             except BaseException:
                 # Maybe created all the same: the released session is reconciled (adopted by marker) next time.
                 await asyncio.shield(self._release(snap.id, spec.original_date))
@@ -288,8 +288,8 @@ class EventSync:
     ) -> dict[date, tuple[int, str]]:
         """Check the recorded links against the guild's events; adopt or delete the bot's unrecorded ones.
         Events of the sessions in `skip` (claimed by another process, which records them) are left alone."""
-        await self.gate.wait(Priority.EVENT)
-        raw: Any = await self.bot.http.get_scheduled_events(snap.guild_id, False)
+        async with self.gate.slot(Priority.EVENT):
+            raw: Any = await self.bot.http.get_scheduled_events(snap.guild_id, False)
         listed: list[dict[str, Any]] = list(raw)
         bot_id = self.bot.user.id if self.bot.user else None
         starts = {spec.start.astimezone(UTC): spec.original_date for spec in desired}
@@ -308,8 +308,8 @@ class EventSync:
         for event_id in result.delete:
             log.info("study %s: deleting duplicate server event %s", snap.id, event_id)
             try:
-                await self.gate.wait(Priority.EVENT)
-                await self.bot.http.delete_scheduled_event(snap.guild_id, event_id)
+                async with self.gate.slot(Priority.EVENT):
+                    await self.bot.http.delete_scheduled_event(snap.guild_id, event_id)
             except discord.NotFound:
                 pass
         for event_id in result.forget:
