@@ -40,6 +40,7 @@ if str(ROOT) not in sys.path:
 
 from sqlalchemy import func, select  # noqa: E402
 
+from bot import loop as event_loop  # noqa: E402
 from bot.clock import FrozenClock  # noqa: E402
 from bot.config import Settings  # noqa: E402
 from bot.core.definition import load_definition  # noqa: E402
@@ -223,7 +224,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", default=str(ROOT / "bench" / "fanout-results.json"))
     args = parser.parse_args(argv)
     args.shards = args.shards or 2 * args.processes
-    result = asyncio.run(run(args))
+    result = event_loop.run(run(args))
     print(table(result))
     Path(args.json).write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     return 0 if result["duplicates"] == 0 and result["losses"] == 0 else 1

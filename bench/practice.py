@@ -55,6 +55,7 @@ if str(ROOT) not in sys.path:
 import tomli_w  # noqa: E402
 from sqlalchemy import func, select  # noqa: E402
 
+from bot import loop as event_loop  # noqa: E402
 from bot.app import StudyBot  # noqa: E402
 from bot.clock import ShiftedClock  # noqa: E402
 from bot.config import load_settings  # noqa: E402
@@ -376,6 +377,7 @@ async def run(members: int, probes: int, profile: Path | None = None, *, same_pr
         "bot_cpu_ms": measured.get("bot_cpu_ms", {}),
         "bot_gc_pauses_ms": measured.get("gc_pauses_ms", {}),
         "load_average": [round(v, 2) for v in os.getloadavg()],
+        "event_loop": event_loop.loop_name(),
     }
 
 
@@ -440,7 +442,7 @@ def main(argv: list[str] | None = None) -> int:
         help="run the stand-in in the bot's process and event loop (the old set-up: its work is charged to the bot)",
     )
     args = parser.parse_args(argv)
-    result = asyncio.run(run(args.members, args.probes, args.profile, same_process=args.same_process))
+    result = event_loop.run(run(args.members, args.probes, args.profile, same_process=args.same_process))
     print(table(result))
     args.json.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     return 0

@@ -76,6 +76,7 @@ if str(ROOT) not in sys.path:  # `python bench/run.py` puts bench/ first on the 
 import psutil  # type: ignore[import-untyped]  # noqa: E402
 from sqlalchemy import func, select, update  # noqa: E402
 
+from bot import loop as event_loop  # noqa: E402
 from bot.clock import ShiftedClock  # noqa: E402
 from bot.config import Settings  # noqa: E402
 from bot.core.definition import load_definition  # noqa: E402
@@ -1026,7 +1027,7 @@ def child(args: argparse.Namespace) -> int:
     async def main() -> dict[str, Any]:
         return await asyncio.wait_for(scenario(args), timeout=600 + args.studies * 0.5)
 
-    result = asyncio.run(main())
+    result = event_loop.run(main())
     Path(args.out).write_text(json.dumps(result, indent=2, ensure_ascii=False), encoding="utf-8")
     return 0
 

@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
+from bot import loop as event_loop
 from bot.config import (
     DEFAULT_CONFIG_PATH,
     ConfigError,
@@ -111,7 +112,7 @@ def _shard_settings(args: argparse.Namespace, settings: Settings) -> Settings:
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
-        return asyncio.run(_dispatch(args))
+        return event_loop.run(_dispatch(args))
     except (ConfigError, DefinitionError, CommandLineError) as exc:
         return _fail(str(exc), 2)
     except UserError as exc:

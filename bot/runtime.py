@@ -174,7 +174,7 @@ async def prepare(runtime: Runtime) -> None:
     # `studybot run` keeps the collector off from before its heavy imports until here; it is on from now on.
     gc.collect(1)
     gc.freeze()
-    gc.set_threshold(10_000, 50, 100)
+    gc.set_threshold(3_000, 50, 100)
     gc.enable()
     log.info("start-up: %d studies loaded in %.2f s", len(runtime.directory.all()), time.perf_counter() - began)
 

@@ -16,6 +16,7 @@ every week, its own stage band and the study-wide weekly rate, so each image sta
 from __future__ import annotations
 
 import functools
+import gc
 import importlib.util
 import io
 import threading
@@ -407,6 +408,29 @@ def render_progress(data: ProgressData) -> bytes:
     buffer = io.BytesIO()
     image.convert("RGB").save(buffer, format="PNG", compress_level=1)
     return buffer.getvalue()
+
+
+def warm_up() -> None:
+    """Ready this process to draw: one small picture (matplotlib's lazy imports, the Hangul font, the text
+    caches), then everything that made moved out of the garbage collector's way (`gc.freeze`). Without it a
+    collection now and then walks all of matplotlib's objects in the middle of a picture — the slow tail of
+    bench/progress.py. The render pool's workers run it as they start."""
+    now = datetime(2026, 1, 1, 10, tzinfo=UTC)
+    session = Session(date(2026, 1, 1), now.replace(hour=9), now, 1)
+    render_progress(
+        build_progress(
+            labels=progress_labels("스터디 study", now.date(), "ko"),
+            sessions=[session],
+            members=[(1, "참여자 member")],
+            attendance={(1, session.original_date): "present"},
+            logs={(1, session.original_date)},
+            stages={1: "튜토리얼"},
+            now=now,
+            timezone="Asia/Seoul",
+        )
+    )
+    gc.collect()
+    gc.freeze()
 
 
 def render_pages(pages: Sequence[ProgressData]) -> list[bytes]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -46,6 +47,14 @@ def checkin_posts(standin: StandIn, channel_id: int) -> list[MessageRecord]:
     return [m for m in standin.messages(channel_id) if m.components]
 
 
+def fast_path(offline: OfflineBot) -> Any:
+    """The check-in fast path in front of discord.py's parser (`bot.exts.attendance._fast.FastCheckin`; each bot
+    loads its extensions afresh, so the class is not the one this module could import)."""
+    parser = offline.bot._connection.parsers["INTERACTION_CREATE"]
+    assert type(parser).__name__ == "FastCheckin"
+    return parser
+
+
 def button_id(message: MessageRecord) -> str:
     return str(message.components[0]["components"][0]["custom_id"])
 
@@ -76,6 +85,10 @@ async def test_session_start_post_has_the_button_and_a_press_checks_in_once(tmp_
         async with offline.runtime.sessionmaker() as session:
             rows = list((await session.execute(select(db.Attendance))).scalars())
         assert [(r.status, r.source) for r in rows] == [("present", "button")]
+        # Both were answered by the fast path (no Interaction built, nothing read back from the callback).
+        assert fast_path(offline).answered == 2
+        callbacks = [r for r in standin.requests if r.route.endswith("/callback")]
+        assert len(callbacks) == 2 and all("with_response" not in r.query for r in callbacks)
     finally:
         await offline.stop()
 
@@ -114,6 +127,7 @@ async def test_unlinked_member_claims_from_the_button_and_checks_in_after_the_ad
         press = await standin.click(post, button_id(post), user_id=world.member_user_id, locale="en-US")
         offer = await press.wait_reply(timeout=10)
         assert offer.ephemeral and "not linked" in offer.content
+        assert fast_path(offline).answered == 0  # not linked: the ordinary path answered, with the claim menu
         menu = offer.components[0]["components"][0]
         name = menu["options"][0]["value"]
 
@@ -242,5 +256,27 @@ async def test_roster_claim_files_a_claim_and_a_linked_name_is_refused(tmp_path:
         assert pending == [(free, world.member_user_id)]
         roster = await standin.invoke("roster", {}, user_id=world.member_user_id)
         assert (await roster.wait_reply(timeout=10)).embeds  # without claim: the roster as before
+    finally:
+        await offline.stop()
+
+
+async def test_a_press_after_the_window_closed_is_refused_by_the_ordinary_path_writing_nothing(
+    tmp_path: Path, standin: StandIn
+) -> None:
+    world = standin.defaults
+    assert world is not None
+    clock = clock_at(OPENS - timedelta(seconds=1))
+    offline = await start_offline(tmp_path, standin=standin, clock=clock)
+    try:
+        await link_member(offline, world.member_user_id)
+        await standin.wait_until(lambda: bool(checkin_posts(standin, world.channel_id)), timeout=15)
+        [post] = checkin_posts(standin, world.channel_id)
+        clock.set(WEEK1 + timedelta(hours=2))  # the session ended an hour ago
+        press = await standin.click(post, button_id(post), user_id=world.member_user_id, locale="en-US")
+        answer = await press.wait_reply(timeout=10)
+        assert answer.ephemeral and answer.content.startswith("⚠️")
+        assert fast_path(offline).answered == 0  # refused: the fast path handed it to the ordinary one
+        async with offline.runtime.sessionmaker() as session:
+            assert list((await session.execute(select(db.Attendance))).scalars()) == []
     finally:
         await offline.stop()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 from concurrent.futures.process import BrokenProcessPool
 from datetime import UTC, datetime
@@ -28,6 +29,15 @@ async def test_the_pool_starts_on_first_use_in_other_processes_at_idle_priority(
     # SCHED_IDLE where Linux allows it, else the highest niceness: the event loop always gets the CPU first.
     assert policy == getattr(os, "SCHED_IDLE", -2) or niceness == 19
     assert worker_scheduler()[0] != getattr(os, "SCHED_IDLE", -2)  # the bot process itself is untouched
+
+
+async def test_a_worker_starts_ready_to_draw_with_matplotlib_out_of_the_collectors_way() -> None:
+    pool = RenderPool(workers=1)
+    try:
+        frozen = await pool.run(gc.get_freeze_count)
+    finally:
+        await pool.close()
+    assert frozen > 50_000  # matplotlib's objects are frozen: no collection walks them mid-picture
 
 
 async def test_a_closed_pool_refuses_work() -> None:

@@ -25,6 +25,7 @@ from bot.core.validation import format_offset, parse_offsets
 from bot.delivery.practice_posts import CHECKIN_TEMPLATE, CLAIM_TEMPLATE, claim_custom_id
 from bot.errors import UserError
 from bot.exts import _glue
+from bot.exts.attendance import _fast
 from bot.i18n import t
 from bot.render.admin import render_done
 from bot.render.attendance import (
@@ -319,6 +320,7 @@ def _minutes(seconds: float) -> str:
 async def setup(bot: StudyBot) -> None:
     await bot.add_cog(AttendanceCog(bot))
     bot.add_dynamic_items(CheckinButton, ClaimSelect)
+    _fast.install(bot)  # presses that check in are answered before discord.py builds an Interaction
     admin = bot.tree.get_command("admin")
     if isinstance(admin, app_commands.Group):
         practice, confirm = admin_commands()
