@@ -113,7 +113,7 @@ def bench_pool(members: int, weeks: int, runs: int) -> dict[str, float]:
             times = []
             for _ in range(runs):
                 started = time.perf_counter()
-                await asyncio.gather(*(pool.run(render_progress, page) for page in pages))
+                await pool.draw(render_progress, pages)
                 times.append((time.perf_counter() - started) * 1000)
             return times
         finally:

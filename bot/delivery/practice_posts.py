@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from bot.core.attendance import AttendanceStatus
 from bot.core.model import StudySnapshot
@@ -96,7 +96,7 @@ class PracticeFacts:
             schedule = build_schedule(snap.recurrence, snap.changes, snap.week_count)
             # The page's own data is built here (cheap) and is all the worker receives.
             page = recap_progress_data(snap, schedule, statuses, logs, lang=lang)
-            result: Any = await self.pool.run(render_progress, page)
+            [result] = await self.pool.draw(render_progress, [page])
             return result if isinstance(result, bytes) else None
         except Exception:
             log.exception("progress picture for study %s could not be rendered; recap goes without it", snap.id)

@@ -20,18 +20,21 @@ import multiprocessing
 import os
 import signal
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import TypeVar
 
-# One worker per core beyond the one the event loop needs, at most two (the two pages of a 200-member study side
-# by side). On two cores that is one: measured in bench/progress.py, a second worker drawing on the loop's
-# core made /week's p99 under 20 /progress 1.8–5× its idle p99 (preempted or not, it shares the core's caches);
-# with one it is ~1.5×, and 200 × 52 is still drawn within 1.5 s.
-RENDER_WORKERS = max(1, min(2, (os.cpu_count() or 1) - 1))
+# Two workers: the two pages of a 200-member study are drawn side by side.
+RENDER_WORKERS = 2
+# Pictures drawn at once: one per core beyond the one the event loop needs. On two cores that is one picture
+# at a time (its pages still side by side): measured in bench/progress.py, two pictures drawing beside the loop
+# made /week's p99 under 20 /progress 1.8–5× its idle p99 (preempted or not, a worker shares the core's
+# caches), one at a time 1.65–1.94× (1.43–1.56× with a single worker, which drew 200 × 52 in 1.68 s, not 0.73).
+PICTURES_AT_ONCE = max(1, (os.cpu_count() or 1) - 1)
 
 T = TypeVar("T")
+P = TypeVar("P")
 
 
 def lowest_priority() -> None:
@@ -75,10 +78,20 @@ def worker_scheduler() -> tuple[int, int]:
 class RenderPool:
     """Worker processes for pictures, started lazily; `run` awaits one call in a worker."""
 
-    def __init__(self, workers: int = RENDER_WORKERS) -> None:
+    def __init__(self, workers: int = RENDER_WORKERS, pictures: int = PICTURES_AT_ONCE) -> None:
         self.workers = workers
+        self.pictures = pictures
         self._executor: ProcessPoolExecutor | None = None
         self._closed = False
+        self._turns: asyncio.Semaphore | None = None
+
+    async def draw(self, fn: Callable[[P], T], pages: Sequence[P]) -> list[T]:
+        """`fn(page)` for every page of one picture, side by side; at most `pictures` pictures at once (the
+        others wait their turn)."""
+        if self._turns is None:
+            self._turns = asyncio.Semaphore(self.pictures)
+        async with self._turns:
+            return list(await asyncio.gather(*(self.run(fn, page) for page in pages)))
 
     @property
     def started(self) -> bool:

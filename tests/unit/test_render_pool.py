@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import os
+import time
 from concurrent.futures.process import BrokenProcessPool
 from datetime import UTC, datetime
 from pathlib import Path
@@ -71,3 +73,24 @@ async def test_a_worker_that_dies_breaks_only_that_call_and_the_next_one_gets_a_
         assert await pool.run(os.getpid) != os.getpid()
     finally:
         await pool.close()
+
+
+def nap(seconds: float) -> tuple[int, float, float]:
+    began = time.monotonic()
+    time.sleep(seconds)
+    return os.getpid(), began, time.monotonic()
+
+
+async def test_a_pictures_pages_draw_side_by_side_and_pictures_take_turns() -> None:
+    pool = RenderPool(workers=2, pictures=1)
+    try:
+        for _ in range(30):  # until both workers are up (each draws a first picture as it starts)
+            if len({pid for pid, _, _ in await pool.draw(nap, [0.2, 0.2])}) == 2:
+                break
+        first, second = await asyncio.gather(pool.draw(nap, [0.4, 0.4]), pool.draw(nap, [0.4, 0.4]))
+    finally:
+        await pool.close()
+    (pid_a, start_a, _), (pid_b, start_b, _) = first
+    assert pid_a != pid_b and abs(start_a - start_b) < 0.3  # one picture's pages at once, in both workers
+    later = min(start for _, start, _ in second)
+    assert later >= max(end for _, _, end in first) - 0.01  # the other picture waited its turn

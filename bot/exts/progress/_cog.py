@@ -9,7 +9,6 @@ while it draws, and in a thread it slowed `/week` ninefold while 20 pictures wer
 
 from __future__ import annotations
 
-import asyncio
 import io
 from typing import TYPE_CHECKING
 
@@ -41,7 +40,7 @@ class ProgressCog(commands.Cog):
         await interaction.response.defer(thinking=True)
         pages = await self.bot.services.progress.pages(guild_id=interaction.guild_id, lang=lang, member=member)
         pool = self.bot.render_pool
-        pictures = await asyncio.gather(*(pool.run(render_progress, page) for page in pages))
+        pictures = await pool.draw(render_progress, pages)
         files = [
             discord.File(io.BytesIO(png), filename=f"progress-{index}.png" if len(pictures) > 1 else "progress.png")
             for index, png in enumerate(pictures, start=1)
