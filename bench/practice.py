@@ -60,6 +60,7 @@ from bot.app import StudyBot  # noqa: E402
 from bot.clock import ShiftedClock  # noqa: E402
 from bot.config import load_settings  # noqa: E402
 from bot.db import models as db  # noqa: E402
+from bot.foreground import foreground  # noqa: E402
 from bot.offline import BUNDLED_STUDY, start_offline  # noqa: E402
 from bot.runtime import Runtime, create_bot, open_runtime, prepare, run_bot  # noqa: E402
 from standin import InteractionHandle, StandIn  # noqa: E402
@@ -215,9 +216,12 @@ class RemoteStandIn:
         """Runs the scenario; the result gains `bot_cpu_ms`: the bot's event-loop thread's CPU time per phase."""
         loop = asyncio.get_running_loop()
         cpu: dict[str, float] = {}
+        answered: dict[str, list[tuple[str, float]]] = {}  # per phase: (command, the bot's own seconds)
+        front = foreground()
 
         def note(phase: str) -> None:
             cpu[phase] = time.thread_time() * 1000  # runs on the loop's thread: its own CPU clock
+            front.timings = answered[phase] = []
 
         def receive() -> dict[str, Any]:
             while True:
@@ -245,6 +249,10 @@ class RemoteStandIn:
             f"gen{g}": {"n": len(v), "max": round(max(v), 2) if v else 0.0} for g, v in pauses.items()
         }
         await asyncio.sleep(0)
+        front.timings = None
+        result["bot_answer_ms"] = {
+            phase: [seconds * 1000 for name, seconds in values if name == "week"] for phase, values in answered.items()
+        }
         phases = list(cpu)
         result["bot_cpu_ms"] = {a: round(cpu[b] - cpu[a], 1) for a, b in itertools.pairwise(phases)}
         return result
@@ -349,6 +357,7 @@ async def run(members: int, probes: int, profile: Path | None = None, *, same_pr
                 if profiler is not None:
                     profiler.enable()
                 measured = await remote.run()
+                measured["background_waited"] = foreground().waited
                 written, distinct = await count_rows(runtime)
             finally:
                 await stop_remote_bot(runtime, bot, task)
@@ -373,11 +382,27 @@ async def run(members: int, probes: int, profile: Path | None = None, *, same_pr
         "week_idle": idle_s,
         "week_during_burst": during_s,
         "week_p99_ratio": round(during_s["p99_ms"] / idle_s["p99_ms"], 2),
+        **bot_side(measured),
         "deadline_misses": measured["deadline_misses"],
+        "background_steps_that_waited": measured.get("background_waited", 0),
         "bot_cpu_ms": measured.get("bot_cpu_ms", {}),
         "bot_gc_pauses_ms": measured.get("gc_pauses_ms", {}),
         "load_average": [round(v, 2) for v in os.getloadavg()],
         "event_loop": event_loop.loop_name(),
+    }
+
+
+def bot_side(measured: dict[str, Any]) -> dict[str, Any]:
+    """`/week` as the bot itself saw it: from its gateway event parsed to its answer leaving (bot.foreground),
+    without the stand-in's and the load generator's own queueing on this machine."""
+    answered = measured.get("bot_answer_ms", {})
+    if "idle" not in answered or "burst" not in answered:
+        return {}
+    idle, burst = summary(answered["idle"]), summary(answered["burst"])
+    return {
+        "week_in_bot_idle": idle,
+        "week_in_bot_during_burst": burst,
+        "week_in_bot_p99_ratio": round(burst["p99_ms"] / idle["p99_ms"], 2),
     }
 
 
@@ -409,6 +434,17 @@ def table(result: dict[str, Any]) -> str:
         ("/week during burst p50 / p99", f"{burst['p50_ms']} / {burst['p99_ms']} ms ({burst['n']} probes)", ""),
         ("/week p99 burst ÷ idle", f"{result['week_p99_ratio']}x", "≤ 1.5x"),
     ]
+    if "week_in_bot_idle" in result:
+        inside, during = result["week_in_bot_idle"], result["week_in_bot_during_burst"]
+        rows += [
+            (
+                "/week in the bot: idle p50 / p99",
+                f"{inside['p50_ms']} / {inside['p99_ms']} ms",
+                "gateway event parsed → answer sent",
+            ),
+            ("/week in the bot: burst p50 / p99", f"{during['p50_ms']} / {during['p99_ms']} ms", ""),
+            ("/week in the bot: p99 burst ÷ idle", f"{result['week_in_bot_p99_ratio']}x", ""),
+        ]
     cpu = result["bot_cpu_ms"]
     if cpu:
         per_week = cpu["idle"] / max(1, idle["n"])

@@ -219,6 +219,11 @@ async def bench_week(requests: int, concurrent: int, *, same_process: bool = Fal
         "failed": measured["failed"],
         "bot_cpu_ms": measured.get("bot_cpu_ms", {}),
         "gc": measured.get("gc_pauses_ms", {}),
+        "in_bot": {
+            phase: summary(values)
+            for phase, values in measured.get("bot_answer_ms", {}).items()
+            if phase in ("idle", "loaded") and values
+        },
     }
 
 
@@ -267,6 +272,12 @@ def main() -> None:
         f"picture); stand-in and load generator in "
         f"{'the bot process' if args.same_process else 'their own process'}"
     )
+    inside = week["in_bot"]
+    if "idle" in inside and "loaded" in inside:
+        for phase, label in (("idle", "/week in the bot, idle, ms"), ("loaded", "/week in the bot, loaded, ms")):
+            v = inside[phase]
+            print(f"{label:<52} {v['p50']:9.2f} {v['p99']:9.2f} {v['max']:9.2f}  (event parsed → answer sent)")
+        print(f"/week in the bot: p99 loaded / idle {inside['loaded']['p99'] / inside['idle']['p99']:.2f}x")
     cpu = week["bot_cpu_ms"]
     if cpu:
         print(

@@ -13,12 +13,14 @@ import json
 import logging
 import secrets
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot import foreground
 from bot.delivery.pacing import pacing_trace
 from bot.errors import UserError
 from bot.exts._glue import NO_PINGS, lang
@@ -75,8 +77,9 @@ class StudyBot(commands.Bot):
             # How long discord.py waits for more GUILD_CREATEs before `ready`; the bot does not wait for it
             # (see "start-up timing" below), so it only matters when a server stays unavailable.
             guild_ready_timeout=guild_ready_timeout,
-            # Paced requests are stamped as they leave (bot.delivery.pacing: the rate gate's window).
-            http_trace=options.pop("http_trace", None) or pacing_trace(),
+            # Paced requests are stamped as they leave (bot.delivery.pacing: the rate gate's window), and an
+            # interaction's answer closes it in the loop's foreground (bot.foreground).
+            http_trace=foreground.watch(options.pop("http_trace", None) or pacing_trace()),
             **options,  # shard_ids/shard_count for the sharded client (bot.sharding)
         )
         self.services = services
@@ -88,6 +91,7 @@ class StudyBot(commands.Bot):
         self.web: WebFeature | None = None  # the study web page (registry, service, server when configured)
         # Worker processes for pictures (/progress, the recap), started on the first one, stopped on close.
         self.render_pool = RenderPool()
+        self._unhold: Callable[[], None] | None = None  # unsubscribes the pool from the loop's foreground
         self.force_sync = force_sync
         self.serve = serve  # False for `studybot sync`: register commands, post nothing
         # Several processes: how often edits made through the others are picked up (None: the sweep only).
@@ -106,6 +110,12 @@ class StudyBot(commands.Bot):
     async def setup_hook(self) -> None:
         log.info("start-up: logged in")
         await self.tree.set_translator(CatalogueTranslator())
+        # Every interaction answered the ordinary way holds background work back until it is answered.
+        front = foreground.foreground()
+        parsers = self._connection.parsers
+        parsers["INTERACTION_CREATE"] = front.interaction_parser(parsers["INTERACTION_CREATE"])
+        # ... and the render workers stop drawing meanwhile (bot.render.pool: RenderPool.hold).
+        self._unhold = front.on_change(self.render_pool.hold)
         for name in EXTENSIONS:
             await self.load_extension(name)
         await self.sync_commands_if_changed(force=self.force_sync)
@@ -201,6 +211,8 @@ class StudyBot(commands.Bot):
         # Stop posting before the HTTP session goes away, so no send dies half-way through shutdown.
         if hasattr(self, "reminders"):
             await self.reminders.stop(grace=self.stop_grace)
+        if self._unhold is not None:
+            self._unhold()
         await self.render_pool.close()
         if self.edits is not None:
             await self.edits.stop()

@@ -32,6 +32,10 @@ RENDER_WORKERS = 2
 # made /week's p99 under 20 /progress 1.8–5× its idle p99 (preempted or not, a worker shares the core's
 # caches), one at a time 1.65–1.94× (1.43–1.56× with a single worker, which drew 200 × 52 in 1.68 s, not 0.73).
 PICTURES_AT_ONCE = max(1, (os.cpu_count() or 1) - 1)
+# (stop, continue): how `RenderPool.hold` pauses the workers; None where there are no such signals (Windows).
+STOP_SIGNALS: tuple[int, int] | None = (
+    (signal.SIGSTOP, signal.SIGCONT) if hasattr(signal, "SIGSTOP") and hasattr(signal, "SIGCONT") else None
+)
 
 T = TypeVar("T")
 P = TypeVar("P")
@@ -84,6 +88,8 @@ class RenderPool:
         self._executor: ProcessPoolExecutor | None = None
         self._closed = False
         self._turns: asyncio.Semaphore | None = None
+        self._drawing = 0  # calls in the workers now
+        self._stopped = False  # the workers are stopped (SIGSTOP) while a command is answered
 
     async def draw(self, fn: Callable[[P], T], pages: Sequence[P]) -> list[T]:
         """`fn(page)` for every page of one picture, side by side; at most `pictures` pictures at once (the
@@ -114,6 +120,7 @@ class RenderPool:
         fresh pool."""
         loop = asyncio.get_running_loop()
         executor = self._get()
+        self._drawing += 1
         try:
             return await loop.run_in_executor(executor, call_and_collect, fn, *args)
         except BrokenProcessPool:
@@ -121,6 +128,26 @@ class RenderPool:
                 self._executor = None
                 executor.shutdown(wait=False, cancel_futures=True)
             raise
+        finally:
+            self._drawing -= 1
+
+    def hold(self, busy: bool) -> None:
+        """Stop the drawing workers while a command is being answered, continue them when it has been
+        (`bot.foreground`'s `on_change`; it reports "not busy" within its `max_wait` whatever happens).
+
+        `SCHED_IDLE` gives the event loop the CPU first, but not the machine: measured in bench/progress.py on
+        two cores, a worker drawing on the other core made `/week` 2–3× slower at p99 (a worker spinning on
+        plain Python, or sleeping, made no difference — what drawing shares with the loop's core is the
+        hardware under it). A command is answered in about a millisecond; the picture waits that long."""
+        if not STOP_SIGNALS or (busy and (self._closed or self._drawing == 0)) or busy == self._stopped:
+            return
+        executor = self._executor
+        processes = getattr(executor, "_processes", None) or {}  # ProcessPoolExecutor's pid → process
+        stop, cont = STOP_SIGNALS
+        for pid in list(processes):
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, stop if busy else cont)
+        self._stopped = busy
 
     async def close(self) -> None:
         """Stop the workers (pictures still queued are cancelled); later `run` calls raise."""
@@ -129,6 +156,7 @@ class RenderPool:
     def shutdown(self) -> None:
         """`close` for callers outside an event loop: blocks until the workers are gone."""
         self._closed = True
+        self.hold(False)  # a stopped worker would never finish shutting down
         executor, self._executor = self._executor, None
         if executor is not None:
             executor.shutdown(wait=True, cancel_futures=True)

@@ -15,6 +15,7 @@ from sqlalchemy import select
 
 from bot.clock import ShiftedClock
 from bot.db import models as db
+from bot.foreground import foreground
 from bot.offline import OfflineBot, start_bot, start_offline
 from bot.services.base import Actor
 from standin import MessageRecord, StandIn
@@ -55,6 +56,22 @@ def fast_path(offline: OfflineBot) -> Any:
     return parser
 
 
+async def checkin_ready(tmp_path: Path, standin: StandIn, clock: ShiftedClock) -> tuple[OfflineBot, MessageRecord, str]:
+    """The bot started just before the window opens, the stand-in's member linked, the session-start post up:
+    (the bot, its post, the member's roster name). The caller stops the bot."""
+    world = standin.defaults
+    assert world is not None
+    offline = await start_offline(tmp_path, standin=standin, clock=clock)
+    try:
+        name = await link_member(offline, world.member_user_id)
+        await standin.wait_until(lambda: bool(checkin_posts(standin, world.channel_id)), timeout=15)
+    except BaseException:
+        await offline.stop()
+        raise
+    [post] = checkin_posts(standin, world.channel_id)
+    return offline, post, name
+
+
 def button_id(message: MessageRecord) -> str:
     return str(message.components[0]["components"][0]["custom_id"])
 
@@ -62,11 +79,8 @@ def button_id(message: MessageRecord) -> str:
 async def test_session_start_post_has_the_button_and_a_press_checks_in_once(tmp_path: Path, standin: StandIn) -> None:
     world = standin.defaults
     assert world is not None
-    offline = await start_offline(tmp_path, standin=standin, clock=clock_at(OPENS - timedelta(seconds=1)))
+    offline, post, name = await checkin_ready(tmp_path, standin, clock_at(OPENS - timedelta(seconds=1)))
     try:
-        name = await link_member(offline, world.member_user_id)
-        await standin.wait_until(lambda: bool(checkin_posts(standin, world.channel_id)), timeout=15)
-        [post] = checkin_posts(standin, world.channel_id)
         assert "1주차" in post.content and "https://app.gather.town/" in post.embeds[0]["description"]
         assert not post.pings.users and not post.pings.roles and not post.pings.everyone
         study = offline.runtime.directory.all()[0]
@@ -266,11 +280,8 @@ async def test_a_press_after_the_window_closed_is_refused_by_the_ordinary_path_w
     world = standin.defaults
     assert world is not None
     clock = clock_at(OPENS - timedelta(seconds=1))
-    offline = await start_offline(tmp_path, standin=standin, clock=clock)
+    offline, post, _ = await checkin_ready(tmp_path, standin, clock)
     try:
-        await link_member(offline, world.member_user_id)
-        await standin.wait_until(lambda: bool(checkin_posts(standin, world.channel_id)), timeout=15)
-        [post] = checkin_posts(standin, world.channel_id)
         clock.set(WEEK1 + timedelta(hours=2))  # the session ended an hour ago
         press = await standin.click(post, button_id(post), user_id=world.member_user_id, locale="en-US")
         answer = await press.wait_reply(timeout=10)
@@ -279,4 +290,35 @@ async def test_a_press_after_the_window_closed_is_refused_by_the_ordinary_path_w
         async with offline.runtime.sessionmaker() as session:
             assert list((await session.execute(select(db.Attendance))).scalars()) == []
     finally:
+        await offline.stop()
+
+
+async def test_a_press_waits_while_a_command_is_being_answered_and_is_answered_right_after(
+    tmp_path: Path, standin: StandIn
+) -> None:
+    world = standin.defaults
+    assert world is not None
+    offline, post, _ = await checkin_ready(tmp_path, standin, clock_at(OPENS - timedelta(seconds=1)))
+    front = foreground()  # the event loop's, shared by the bot and this test
+    front.timings = []
+    try:
+        # A real command opens in the foreground as its gateway event is parsed and closes as its answer leaves.
+        week = await standin.invoke("week", {}, locale="ko")
+        assert (await week.wait_response(timeout=10)).accepted
+        assert [name for name, _ in front.timings] == ["week"] and not front.busy()
+
+        # A command still being answered (held open here for as long as the test needs) goes first.
+        front.max_wait = 60
+        front.begin("a-command-being-answered", "attendance")
+        waited = front.waited
+        press = await standin.click(post, button_id(post), user_id=world.member_user_id, locale="en-US")
+        await standin.wait_until(lambda: front.waited > waited, timeout=10)  # the press queued behind it
+        await asyncio.sleep(0.05)
+        assert press.callbacks == []
+        front.end("a-command-being-answered")
+        answer = await press.wait_response(timeout=10)
+        assert answer.accepted and answer.ephemeral and "present" in (answer.content or "")
+        assert fast_path(offline).answered == 1
+    finally:
+        front.max_wait, front.timings = front.MAX_WAIT, None
         await offline.stop()

@@ -214,35 +214,29 @@ async def test_a_request_is_stamped_when_it_goes_out() -> None:
     # The real HTTP path: an aiohttp session with the gate's trace, against a local server.
     from aiohttp import ClientSession, web
 
+    from tests.unit.local_http import local_server
+
     async def hello(request: web.Request) -> web.Response:
         return web.Response(text="ok")
 
     app = web.Application()
     app.router.add_get("/", hello)
     app.router.add_post("/", hello)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
     clock = FakeTime()
     gate = RateGate(5.0, now=clock, sleep=clock.sleep)
-    try:
-        async with ClientSession(trace_configs=[pacing_trace()]) as session:
-            async with gate.slot():
-                clock.now = 0.5  # the loop was busy between the grant and the request
-                async with session.get(f"http://127.0.0.1:{port}/") as response:
-                    assert await response.text() == "ok"
-                clock.now = 0.9  # the slot ends later still: the request was seen, so this is not its stamp
-            async with session.get(f"http://127.0.0.1:{port}/") as response:  # holds no slot: not counted
-                await response.read()
-            async with gate.slot():  # a body: stamped once, as its first chunk goes (with the headers)
-                clock.now = 0.6
-                async with session.post(f"http://127.0.0.1:{port}/", json={"content": "x" * 100}) as response:
-                    assert response.status == 200
-                clock.now = 0.95
-    finally:
-        await runner.cleanup()
+    async with local_server(app) as base, ClientSession(trace_configs=[pacing_trace()]) as session:
+        async with gate.slot():
+            clock.now = 0.5  # the loop was busy between the grant and the request
+            async with session.get(f"{base}/") as response:
+                assert await response.text() == "ok"
+            clock.now = 0.9  # the slot ends later still: the request was seen, so this is not its stamp
+        async with session.get(f"{base}/") as response:  # holds no slot: not counted
+            await response.read()
+        async with gate.slot():  # a body: stamped once, as its first chunk goes (with the headers)
+            clock.now = 0.6
+            async with session.post(f"{base}/", json={"content": "x" * 100}) as response:
+                assert response.status == 200
+            clock.now = 0.95
     assert list(gate._starts) == [0.5, 0.6]
     assert gate._unsent == 0
     assert gate.window_free(1.0) == 1.0 and gate.cap == 5

@@ -94,3 +94,53 @@ async def test_a_pictures_pages_draw_side_by_side_and_pictures_take_turns() -> N
     assert pid_a != pid_b and abs(start_a - start_b) < 0.3  # one picture's pages at once, in both workers
     later = min(start for _, start, _ in second)
     assert later >= max(end for _, _, end in first) - 0.01  # the other picture waited its turn
+
+
+def state(pid: int) -> str:
+    """The process's state letter from /proc (T: stopped)."""
+    text = Path(f"/proc/{pid}/stat").read_text()
+    return text[text.rindex(")") + 2]
+
+
+async def settles(pid: int, stopped: bool) -> bool:
+    """Whether the process reaches (or stays out of) the stopped state within a few seconds: a signal is
+    acted on by its target, a moment after `kill` returns."""
+    for _ in range(500):
+        if (state(pid) == "T") == stopped:
+            return True
+        await asyncio.sleep(0.01)
+    return False
+
+
+def pid_then_nap(seconds: float) -> int:
+    time.sleep(seconds)
+    return os.getpid()
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads process states from /proc")
+async def test_workers_stop_while_a_command_is_answered_and_go_on_after() -> None:
+    pool = RenderPool(workers=1)
+    try:
+        pid = await pool.run(os.getpid)
+        pool.hold(True)  # nothing drawing: nothing to stop
+        assert not pool._stopped and state(pid) != "T"
+        drawing = asyncio.create_task(pool.run(pid_then_nap, 0.3))
+        await asyncio.sleep(0)
+        assert pool._drawing == 1
+        pool.hold(True)
+        assert await settles(pid, stopped=True)
+        await asyncio.sleep(0.5)  # longer than its nap, but it is stopped: it cannot return
+        assert not drawing.done()
+        pool.hold(False)
+        assert await settles(pid, stopped=False)
+        assert await asyncio.wait_for(drawing, timeout=10) == pid
+        # Closing while stopped does not hang: close continues the workers first.
+        drawing = asyncio.create_task(pool.run(pid_then_nap, 0.2))
+        await asyncio.sleep(0)
+        assert pool._drawing == 1
+        pool.hold(True)
+        assert await settles(pid, stopped=True)
+        await asyncio.wait_for(pool.close(), timeout=10)
+        assert await asyncio.wait_for(drawing, timeout=10) == pid  # the call in flight finished
+    finally:
+        await pool.close()

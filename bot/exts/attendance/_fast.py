@@ -30,6 +30,7 @@ from discord.webhook.async_ import async_context
 from bot.core.attendance import CheckinSource
 from bot.delivery.practice_posts import CHECKIN_TEMPLATE
 from bot.errors import UserError
+from bot.foreground import turn
 from bot.i18n import language_for
 from bot.render.attendance import render_checkin_done
 from bot.services.attendance import NotLinked
@@ -81,6 +82,7 @@ class FastCheckin:
             return None
 
     async def _handle(self, data: Any, guild_id: int, user_id: int, study: str, day: date) -> None:
+        await turn()  # a command being answered goes first (bot.foreground)
         snap = self.bot.directory.by_guild(guild_id)
         if snap is None or snap.public_id != study:
             self.ordinary(data)
@@ -119,6 +121,7 @@ class FastCheckin:
             webhook_token=data["token"],
         )
         session = self.bot.http._HTTPClient__session  # type: ignore[attr-defined]  # as discord.Interaction does
+        await turn()
         try:
             await async_context.get().request(route, session=session, payload=payload)
         except (discord.HTTPException, OSError, TimeoutError) as exc:

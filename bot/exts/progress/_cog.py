@@ -18,6 +18,7 @@ from discord.ext import commands
 
 from bot.exts import _glue
 from bot.exts.admin._cog import member_names
+from bot.foreground import turn
 from bot.i18n import t
 from bot.render.progress import render_progress
 
@@ -38,6 +39,7 @@ class ProgressCog(commands.Cog):
         lang = _glue.lang(interaction, snap)
         self.bot.services.progress.member_id(interaction.guild_id, member)  # refuse unknown names ephemerally
         await interaction.response.defer(thinking=True)
+        await turn()  # commands being answered go first (bot.foreground): this one has its 15 minutes now
         pages = await self.bot.services.progress.pages(guild_id=interaction.guild_id, lang=lang, member=member)
         pool = self.bot.render_pool
         pictures = await pool.draw(render_progress, pages)
@@ -46,6 +48,7 @@ class ProgressCog(commands.Cog):
             for index, png in enumerate(pictures, start=1)
         ]
         key = "progress.reply_member" if member else "progress.reply"
+        await turn()
         await interaction.followup.send(
             content=t(lang, key, study=snap.name, name=member or "", count=len(files)),
             files=files,
