@@ -9,8 +9,11 @@ Run from the repository root::
    (the bundled study's size) and 200 members × 52 weeks (two pages of 100), on synthetic attendance and logs;
    p50 / p99 / max over N runs after a warm-up (fonts loaded once per process).
 2. `/week` latency through the real bot (`bot.offline.start_offline`, `studybot run`'s own path) and the local
-   stand-in, with the bundled study: idle, then while 20 `/progress` commands are in flight at once
-   (re-issued as they finish). Latency = stand-in dispatch → the interaction callback, as in bench/run.py.
+   stand-in, with the bundled study: idle, and while 20 `/progress` commands are in flight at once
+   (re-issued as they finish), in four alternating blocks (this VM's speed drifts within a minute; the
+   pictures in flight are finished before each idle block). Also as the bot itself saw it: gateway event
+   parsed → answer sent (`bot.foreground`'s timings), without the stand-in's queueing on the same cores.
+   Latency = stand-in dispatch → the interaction callback, as in bench/run.py.
    The pictures are drawn in the bot's render pool (worker processes at idle CPU priority). The stand-in and
    the load generator run in a process of their own, as Discord is not in the bot's process
    (`--same-process` for the old set-up, where their work was charged to the bot's event loop).
@@ -139,9 +142,15 @@ def bench_render(members: int, weeks: int, runs: int) -> dict[str, float]:
 
 
 async def drive_progress(
-    standin: StandIn, requests: int, concurrent: int, mark: Callable[[str], None] = lambda _phase: None
+    standin: StandIn,
+    requests: int,
+    concurrent: int,
+    mark: Callable[[str], None] = lambda _phase: None,
+    rounds: int = 4,
 ) -> dict[str, Any]:
-    """The stand-in's side: `/week` idle, then while `concurrent` `/progress` are kept in flight."""
+    """The stand-in's side: `/week` idle, and while `concurrent` `/progress` are kept in flight — in `rounds`
+    alternating blocks. This VM's speed drifts within a minute: one idle block followed by one loaded block
+    would compare two moments as much as two loads."""
     world = standin.defaults
     assert world is not None
 
@@ -151,17 +160,10 @@ async def drive_progress(
         assert record.accepted and record.latency is not None
         return record.latency * 1000
 
-    for _ in range(20):
-        await week()
-    mark("idle")
-    idle = [await week() for _ in range(requests)]
-    mark("warm-up")
-
     pictures = 0
     failed = 0
-    stop = asyncio.Event()
 
-    async def keep_drawing() -> None:
+    async def keep_drawing(stop: asyncio.Event) -> None:
         nonlocal pictures, failed
         while not stop.is_set():
             handle = await standin.invoke("progress", {}, user_id=world.member_user_id, locale="ko")
@@ -171,19 +173,32 @@ async def drive_progress(
             else:
                 failed += 1
 
-    drawers = [asyncio.create_task(keep_drawing()) for _ in range(concurrent)]
-    # Let the render workers start and the pictures flow before measuring (the first ones wait for the workers).
-    await standin.wait_until(lambda: pictures + failed >= concurrent, timeout=120)
-    mark("loaded")
-    before, started = pictures, time.perf_counter()
-    loaded = [await week() for _ in range(requests)]
-    while time.perf_counter() - started < 3.0:  # long enough for pictures to arrive while /week is probed
-        loaded.append(await week())
-    elapsed = time.perf_counter() - started
-    drawn = pictures - before
+    for _ in range(20):
+        await week()
+    idle: list[float] = []
+    loaded: list[float] = []
+    drawn, elapsed = 0, 0.0
+    per_block = max(1, requests // rounds)
+    for block in range(rounds):
+        mark("idle")
+        idle += [await week() for _ in range(per_block)]
+        mark("warm-up")
+        stop = asyncio.Event()
+        drawers = [asyncio.create_task(keep_drawing(stop)) for _ in range(concurrent)]
+        # Let the pictures flow before measuring (in the first block, the render workers start).
+        flowing = pictures + failed + (concurrent if block == 0 else 1)
+        await standin.wait_until(lambda flowing=flowing: pictures + failed >= flowing, timeout=120)
+        mark("loaded")
+        before, started = pictures, time.perf_counter()
+        loaded += [await week() for _ in range(per_block)]
+        while time.perf_counter() - started < 3.0 / rounds:  # long enough for pictures to arrive meanwhile
+            loaded.append(await week())
+        elapsed += time.perf_counter() - started
+        drawn += pictures - before
+        mark("drain")
+        stop.set()
+        await asyncio.gather(*drawers)  # the pictures in flight are finished before the next idle block
     mark("end")
-    stop.set()
-    await asyncio.gather(*drawers)
     return {"idle": idle, "loaded": loaded, "pictures_per_s": drawn / elapsed, "failed": failed}
 
 

@@ -32,6 +32,8 @@ RENDER_WORKERS = 2
 # made /week's p99 under 20 /progress 1.8–5× its idle p99 (preempted or not, a worker shares the core's
 # caches), one at a time 1.65–1.94× (1.43–1.56× with a single worker, which drew 200 × 52 in 1.68 s, not 0.73).
 PICTURES_AT_ONCE = max(1, (os.cpu_count() or 1) - 1)
+# The longest the workers stay stopped for commands in a row (seconds); then they draw at least as long.
+MAX_STOP = 0.25
 # (stop, continue): how `RenderPool.hold` pauses the workers; None where there are no such signals (Windows).
 STOP_SIGNALS: tuple[int, int] | None = (
     (signal.SIGSTOP, signal.SIGCONT) if hasattr(signal, "SIGSTOP") and hasattr(signal, "SIGCONT") else None
@@ -90,6 +92,8 @@ class RenderPool:
         self._turns: asyncio.Semaphore | None = None
         self._drawing = 0  # calls in the workers now
         self._stopped = False  # the workers are stopped (SIGSTOP) while a command is answered
+        self._resume: asyncio.TimerHandle | None = None  # continues them after MAX_STOP
+        self._unstoppable_until = 0.0  # loop time until which they draw whatever happens
 
     async def draw(self, fn: Callable[[P], T], pages: Sequence[P]) -> list[T]:
         """`fn(page)` for every page of one picture, side by side; at most `pictures` pictures at once (the
@@ -138,25 +142,50 @@ class RenderPool:
         `SCHED_IDLE` gives the event loop the CPU first, but not the machine: measured in bench/progress.py on
         two cores, a worker drawing on the other core made `/week` 2–3× slower at p99 (a worker spinning on
         plain Python, or sleeping, made no difference — what drawing shares with the loop's core is the
-        hardware under it). A command is answered in about a millisecond; the picture waits that long."""
-        if not STOP_SIGNALS or (busy and (self._closed or self._drawing == 0)) or busy == self._stopped:
+        hardware under it). A command is answered in about a millisecond; the picture waits that long.
+
+        Commands that overlap without a gap would keep the workers stopped for good, so a stop lasts at most
+        `MAX_STOP`, after which the workers draw for at least as long before they can be stopped again."""
+        if not busy:
+            if self._resume is not None:
+                self._resume.cancel()
+                self._resume = None
+            if self._stopped:
+                self._signal(continue_=True)
             return
-        executor = self._executor
-        processes = getattr(executor, "_processes", None) or {}  # ProcessPoolExecutor's pid → process
-        stop, cont = STOP_SIGNALS
+        if not STOP_SIGNALS or self._closed or self._drawing == 0 or self._stopped:
+            return
+        loop = asyncio.get_running_loop()
+        if loop.time() < self._unstoppable_until:
+            return
+        self._signal(continue_=False)
+        self._resume = loop.call_later(MAX_STOP, self._stopped_long_enough)
+
+    def _stopped_long_enough(self) -> None:
+        self._resume = None
+        if self._stopped:
+            self._signal(continue_=True)
+            self._unstoppable_until = asyncio.get_running_loop().time() + MAX_STOP
+
+    def _signal(self, *, continue_: bool) -> None:
+        if STOP_SIGNALS is None:
+            return
+        processes = getattr(self._executor, "_processes", None) or {}  # ProcessPoolExecutor's pid → process
         for pid in list(processes):
             with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.kill(pid, stop if busy else cont)
-        self._stopped = busy
+                os.kill(pid, STOP_SIGNALS[1] if continue_ else STOP_SIGNALS[0])
+        self._stopped = not continue_
 
     async def close(self) -> None:
         """Stop the workers (pictures still queued are cancelled); later `run` calls raise."""
+        self.hold(False)
         await asyncio.to_thread(self.shutdown)
 
     def shutdown(self) -> None:
         """`close` for callers outside an event loop: blocks until the workers are gone."""
         self._closed = True
-        self.hold(False)  # a stopped worker would never finish shutting down
+        if self._stopped:  # a stopped worker would never finish shutting down
+            self._signal(continue_=True)
         executor, self._executor = self._executor, None
         if executor is not None:
             executor.shutdown(wait=True, cancel_futures=True)

@@ -144,3 +144,21 @@ async def test_workers_stop_while_a_command_is_answered_and_go_on_after() -> Non
         assert await asyncio.wait_for(drawing, timeout=10) == pid  # the call in flight finished
     finally:
         await pool.close()
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads process states from /proc")
+async def test_commands_in_a_row_stop_the_workers_for_max_stop_at_most_then_they_draw() -> None:
+    pool = RenderPool(workers=1)
+    try:
+        pid = await pool.run(os.getpid)
+        drawing = asyncio.create_task(pool.run(pid_then_nap, 0.3))
+        await asyncio.sleep(0)
+        pool.hold(True)
+        assert await settles(pid, stopped=True)
+        # Nobody reports "not busy" (commands overlapping without a gap): continued after MAX_STOP all the same.
+        assert await settles(pid, stopped=False)
+        pool.hold(True)  # at once: it draws for at least MAX_STOP before it can be stopped again
+        assert not pool._stopped and state(pid) != "T"
+        assert await asyncio.wait_for(drawing, timeout=10) == pid
+    finally:
+        await pool.close()
