@@ -154,6 +154,59 @@ async def test_200_members_pressing_at_once_are_each_recorded_once(runtime: Runt
     assert len(rows) == 200 and len({r.member_id for r in rows}) == 200
 
 
+async def test_a_check_in_is_stored_as_every_other_write_stores_it(runtime: Runtime, clock: FrozenClock) -> None:
+    # A check-in is written on a bare connection (Core, not the ORM's session); what it stores must read back,
+    # and conflict, exactly as the ORM's own rows do.
+    name = await link_first(runtime)
+    other = snap(runtime).members[1].name
+    await runtime.services.roster.link(guild_id=GUILD_ID, actor=ADMIN, name=other, user_id=800000000000000002)
+    at = WEEK1 + timedelta(minutes=3, seconds=2, microseconds=345)
+    clock.set(at)
+    await runtime.services.attendance.set_status(
+        guild_id=GUILD_ID, actor=ADMIN, name=other, week=1, status=AttendanceStatus.EXCUSED
+    )
+
+    first = await check_in(runtime)
+    kept = await check_in(runtime, 800000000000000002)  # the admin's row (written by the ORM) is found
+
+    assert (first.status, first.already, first.member) == (AttendanceStatus.PRESENT, False, name)
+    assert (kept.status, kept.already) == (AttendanceStatus.EXCUSED, True)
+    rows = {r.member_id: r for r in await attendance_rows(runtime)}
+    mine = rows[snap(runtime).members[0].id]
+    assert (mine.original_date, mine.status, mine.source) == (WEEK1_DATE, "present", "button")
+    assert mine.checked_in_at == at and mine.updated_at == at  # aware UTC, to the microsecond
+    assert rows[snap(runtime).members[1].id].status == "excused"
+    again = await check_in(runtime)
+    assert again.already and len(await attendance_rows(runtime)) == 2
+
+
+async def test_a_batch_is_one_transaction(runtime: Runtime, clock: FrozenClock) -> None:
+    # A row that cannot be written (its member is gone) fails the whole batch and leaves nothing behind; the
+    # batch without it is written whole.
+    study = snap(runtime)
+    writer = runtime.services.attendance._writer()
+    rows = [
+        {
+            "study_id": study.id,
+            "member_id": member.id,
+            "original_date": WEEK1_DATE,
+            "status": "present",
+            "checked_in_at": WEEK1,
+            "source": "button",
+            "updated_at": WEEK1,
+        }
+        for member in study.members[:7]
+    ]
+    gone = dict(rows[0], member_id=max(m.id for m in study.members) + 1000)
+    with pytest.raises(Exception, match=r"(?i)foreign key"):
+        await writer._write([*rows, gone])
+    assert await attendance_rows(runtime) == []
+    written = await writer._write(rows + rows[:2])  # a member twice in one batch: written once
+    assert written == {(study.id, m.id, WEEK1_DATE) for m in study.members[:7]}
+    assert len(await attendance_rows(runtime)) == 7
+    assert await writer._write(rows[:3]) == set()  # already there: nothing written
+
+
 # --- claims ---------------------------------------------------------------------------------------------
 
 
