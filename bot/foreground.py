@@ -132,10 +132,10 @@ class Foreground:
             if future.done():  # its waiter was cancelled
                 self._queue.popleft()
                 continue
-            overdue = queued + self.max_wait - self._loop.time()
-            if overdue > 0 and self.busy():
+            left = queued + self.max_wait - self._loop.time()  # before this step goes whatever is open
+            if left > 0 and self.busy():
                 oldest = min(self._open.values())
-                timeout = min(overdue, oldest + self.max_wait - self._loop.time())
+                timeout = min(left, oldest + self.max_wait - self._loop.time())
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._quiet.wait(), max(timeout, 0.0))
                 continue
