@@ -31,6 +31,8 @@ from typing import Any
 
 import aiohttp
 
+from bot.delivery.pacing import without_body
+
 _CALLBACK = re.compile(r"/interactions/(\d+)/[^/]+/callback$")
 
 
@@ -186,8 +188,7 @@ def watch(trace: aiohttp.TraceConfig) -> aiohttp.TraceConfig:
             foreground().end(match[1])
 
     async def on_headers_sent(session: object, context: object, params: aiohttp.TraceRequestHeadersSentParams) -> None:
-        length = params.headers.get("Content-Length")
-        if (length is None or length == "0") and "Transfer-Encoding" not in params.headers:
+        if without_body(params.headers):
             closes(params.url)
 
     async def on_chunk_sent(session: object, context: object, params: aiohttp.TraceRequestChunkSentParams) -> None:

@@ -17,7 +17,7 @@ import itertools
 import math
 import time as wall_time
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextvars import ContextVar
 from enum import IntEnum
 from typing import Generic, TypeVar
@@ -92,6 +92,12 @@ def note_sent() -> None:
         ticket.gate._stamp(ticket)
 
 
+def without_body(headers: Mapping[str, str]) -> bool:
+    """Does a request with these headers have no body (so it leaves with its headers, not its first chunk)?"""
+    length = headers.get("Content-Length")
+    return (length is None or length == "0") and "Transfer-Encoding" not in headers
+
+
 def pacing_trace() -> aiohttp.TraceConfig:
     """The HTTP side of the window, for the bot's aiohttp session (discord.py's `http_trace`): calls
     `note_sent` when a request's bytes really leave. aiohttp buffers the headers of a request with a body and
@@ -101,8 +107,7 @@ def pacing_trace() -> aiohttp.TraceConfig:
     trace = aiohttp.TraceConfig()
 
     async def on_headers_sent(session: object, context: object, params: aiohttp.TraceRequestHeadersSentParams) -> None:
-        length = params.headers.get("Content-Length")
-        if (length is None or length == "0") and "Transfer-Encoding" not in params.headers:
+        if without_body(params.headers):
             note_sent()
         elif (ticket := _TICKET.get()) is not None:
             ticket.body_pending = True

@@ -140,9 +140,10 @@ class RenderPool:
         (`bot.foreground`'s `on_change`; it reports "not busy" within its `max_wait` whatever happens).
 
         `SCHED_IDLE` gives the event loop the CPU first, but not the machine: measured in bench/progress.py on
-        two cores, a worker drawing on the other core made `/week` 2–3× slower at p99 (a worker spinning on
-        plain Python, or sleeping, made no difference — what drawing shares with the loop's core is the
-        hardware under it). A command is answered in about a millisecond; the picture waits that long.
+        two cores, a worker drawing on the other core made `/week` 2–3× slower at p99 (a worker sleeping the same
+        0.25 s per picture: 1.04×; spinning on plain Python: 1.09× in the bot — what drawing shares with the
+        loop's core is the hardware under it). A command is answered in about a millisecond; the picture waits
+        that long.
 
         Commands that overlap without a gap would keep the workers stopped for good, so a stop lasts at most
         `MAX_STOP`, after which the workers draw for at least as long before they can be stopped again."""

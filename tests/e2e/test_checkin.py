@@ -56,14 +56,16 @@ def fast_path(offline: OfflineBot) -> Any:
     return parser
 
 
-async def checkin_ready(tmp_path: Path, standin: StandIn, clock: ShiftedClock) -> tuple[OfflineBot, MessageRecord, str]:
-    """The bot started just before the window opens, the stand-in's member linked, the session-start post up:
-    (the bot, its post, the member's roster name). The caller stops the bot."""
+async def checkin_ready(
+    tmp_path: Path, standin: StandIn, clock: ShiftedClock, *, link: bool = True
+) -> tuple[OfflineBot, MessageRecord, str]:
+    """The bot started, the stand-in's member linked (unless `link` is False), the session-start post up:
+    (the bot, its post, the member's roster name or ""). The caller stops the bot."""
     world = standin.defaults
     assert world is not None
     offline = await start_offline(tmp_path, standin=standin, clock=clock)
     try:
-        name = await link_member(offline, world.member_user_id)
+        name = await link_member(offline, world.member_user_id) if link else ""
         await standin.wait_until(lambda: bool(checkin_posts(standin, world.channel_id)), timeout=15)
     except BaseException:
         await offline.stop()
@@ -134,10 +136,8 @@ async def test_unlinked_member_claims_from_the_button_and_checks_in_after_the_ad
 ) -> None:
     world = standin.defaults
     assert world is not None
-    offline = await start_offline(tmp_path, standin=standin, clock=clock_at(OPENS - timedelta(seconds=1)))
+    offline, post, _ = await checkin_ready(tmp_path, standin, clock_at(OPENS - timedelta(seconds=1)), link=False)
     try:
-        await standin.wait_until(lambda: bool(checkin_posts(standin, world.channel_id)), timeout=15)
-        [post] = checkin_posts(standin, world.channel_id)
         press = await standin.click(post, button_id(post), user_id=world.member_user_id, locale="en-US")
         offer = await press.wait_reply(timeout=10)
         assert offer.ephemeral and "not linked" in offer.content

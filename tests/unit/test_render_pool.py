@@ -117,6 +117,14 @@ def pid_then_nap(seconds: float) -> int:
     return os.getpid()
 
 
+async def drawing(pool: RenderPool, seconds: float) -> asyncio.Task[int]:
+    """A call in the pool's worker, in flight (`hold` stops workers only while something is drawn)."""
+    task = asyncio.create_task(pool.run(pid_then_nap, seconds))
+    await asyncio.sleep(0)
+    assert pool._drawing == 1
+    return task
+
+
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads process states from /proc")
 async def test_workers_stop_while_a_command_is_answered_and_go_on_after() -> None:
     pool = RenderPool(workers=1)
@@ -124,24 +132,20 @@ async def test_workers_stop_while_a_command_is_answered_and_go_on_after() -> Non
         pid = await pool.run(os.getpid)
         pool.hold(True)  # nothing drawing: nothing to stop
         assert not pool._stopped and state(pid) != "T"
-        drawing = asyncio.create_task(pool.run(pid_then_nap, 0.3))
-        await asyncio.sleep(0)
-        assert pool._drawing == 1
+        call = await drawing(pool, 0.3)
         pool.hold(True)
         assert await settles(pid, stopped=True)
         await asyncio.sleep(0.5)  # longer than its nap, but it is stopped: it cannot return
-        assert not drawing.done()
+        assert not call.done()
         pool.hold(False)
         assert await settles(pid, stopped=False)
-        assert await asyncio.wait_for(drawing, timeout=10) == pid
+        assert await asyncio.wait_for(call, timeout=10) == pid
         # Closing while stopped does not hang: close continues the workers first.
-        drawing = asyncio.create_task(pool.run(pid_then_nap, 0.2))
-        await asyncio.sleep(0)
-        assert pool._drawing == 1
+        call = await drawing(pool, 0.2)
         pool.hold(True)
         assert await settles(pid, stopped=True)
         await asyncio.wait_for(pool.close(), timeout=10)
-        assert await asyncio.wait_for(drawing, timeout=10) == pid  # the call in flight finished
+        assert await asyncio.wait_for(call, timeout=10) == pid  # the call in flight finished
     finally:
         await pool.close()
 
@@ -151,14 +155,13 @@ async def test_commands_in_a_row_stop_the_workers_for_max_stop_at_most_then_they
     pool = RenderPool(workers=1)
     try:
         pid = await pool.run(os.getpid)
-        drawing = asyncio.create_task(pool.run(pid_then_nap, 0.3))
-        await asyncio.sleep(0)
+        call = await drawing(pool, 0.3)
         pool.hold(True)
         assert await settles(pid, stopped=True)
         # Nobody reports "not busy" (commands overlapping without a gap): continued after MAX_STOP all the same.
         assert await settles(pid, stopped=False)
         pool.hold(True)  # at once: it draws for at least MAX_STOP before it can be stopped again
         assert not pool._stopped and state(pid) != "T"
-        assert await asyncio.wait_for(drawing, timeout=10) == pid
+        assert await asyncio.wait_for(call, timeout=10) == pid
     finally:
         await pool.close()
